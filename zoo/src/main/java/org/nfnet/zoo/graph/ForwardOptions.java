@@ -1,0 +1,46 @@
+package org.nfnet.zoo.graph;
+
+import java.util.Objects;
+import org.tensorflow.Operand;
+import org.tensorflow.types.TInt64;
+
+/**
+ * Inference or training behaviour of the forward graph.
+ *
+ * <p>Training enables stochastic depth (per-example residual-branch dropping, rate growing with
+ * block depth, no rescaling, as DeepMind) and dropout before the classifier. Randomness comes
+ * from stateless random ops keyed by {@code seed} (an int64 [2] tensor, typically derived from
+ * the global step in-graph): no host round-trip, reproducible, and XLA-compilable.
+ *
+ * @param training whether to apply stochastic depth and dropout
+ * @param seed int64 [2] seed tensor; required when training
+ * @param stochasticDepth apply stochastic depth in training (ignored otherwise)
+ * @param dropout apply dropout in training (ignored otherwise)
+ */
+public record ForwardOptions(
+    boolean training, Operand<TInt64> seed, boolean stochasticDepth, boolean dropout) {
+
+  public ForwardOptions {
+    if (training && (stochasticDepth || dropout)) {
+      Objects.requireNonNull(seed, "training with stochastic depth or dropout needs a seed tensor");
+    }
+  }
+
+  /** Eval-mode forward: no stochastic depth, no dropout (what DeepMind's is_training=False does). */
+  public static ForwardOptions inference() {
+    return new ForwardOptions(false, null, false, false);
+  }
+
+  /** Training-mode forward with both regularisers. */
+  public static ForwardOptions training(Operand<TInt64> seed) {
+    return new ForwardOptions(true, seed, true, true);
+  }
+
+  boolean useStochasticDepth() {
+    return training && stochasticDepth;
+  }
+
+  boolean useDropout() {
+    return training && dropout;
+  }
+}

@@ -1,0 +1,65 @@
+package org.nfnet.zoo.graph;
+
+import java.util.List;
+import org.nfnet.zoo.Activation;
+import org.nfnet.zoo.BlockSpec;
+import org.nfnet.zoo.ParameterNames;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * The NFNet bottleneck block (paper Fig. 3):
+ * <pre>
+ *   h = act(x) * beta
+ *   shortcut = x                         (same shape)
+ *            | conv_shortcut(h)          (width change)
+ *            | conv_shortcut(avgpool(h)) (stride 2: 2x2 SAME average pool first)
+ *   r = conv0 1x1 -> act -> conv1 3x3 grouped (strided) -> act -> conv1b 3x3 grouped -> act -> conv2 1x1
+ *   r = 2 * se(r) * r
+ *   r = stochastic_depth(r)              (training only)
+ *   out = r * skip_gain * alpha + shortcut
+ * </pre>
+ */
+final class NFBlock {
+  private NFBlock() {}
+
+  static Operand<TFloat32> apply(BuildContext ctx, BlockSpec b, Operand<TFloat32> x) {
+    String m = b.module();
+    Ops tf = ctx.scope(m);
+    Activation act = ctx.config.activation();
+    Operand<TFloat32> out = tf.math.mul(Activations.apply(tf, act, x), tf.constant((float) b.beta()));
+
+    Operand<TFloat32> shortcut = x;
+    if (b.stride() > 1) {
+      List<Long> window = List.of(1L, (long) b.stride(), (long) b.stride(), 1L);
+      // TF's SAME average pool divides by the count of in-bounds elements, as hk.avg_pool does.
+      shortcut = tf.nn.avgPool(out, window, window, "SAME");
+    } else if (b.useProjection()) {
+      shortcut = out;
+    }
+    if (b.useProjection()) {
+      shortcut = WSConv2D.apply(ctx, ParameterNames.module(m, "conv_shortcut"), shortcut, 1,
+          b.inChannels(), b.outChannels(), 1);
+    }
+
+    out = WSConv2D.apply(ctx, ParameterNames.module(m, "conv0"), out, 1, b.inChannels(), b.width(), 1);
+    out = WSConv2D.apply(ctx, ParameterNames.module(m, "conv1"), Activations.apply(tf, act, out), 3,
+        b.groupWidth(), b.width(), b.stride());
+    out = WSConv2D.apply(ctx, ParameterNames.module(m, "conv1b"), Activations.apply(tf, act, out), 3,
+        b.groupWidth(), b.width(), 1);
+    out = WSConv2D.apply(ctx, ParameterNames.module(m, "conv2"), Activations.apply(tf, act, out), 1,
+        b.width(), b.outChannels(), 1);
+
+    Operand<TFloat32> gate = SqueezeExcite.gate(ctx, m, out, b.outChannels(), b.seHidden());
+    out = tf.math.mul(tf.math.mul(gate, tf.constant(2.0f)), out);
+
+    if (ctx.options.useStochasticDepth() && b.stochDepthRate() > 0 && b.stochDepthRate() < 1) {
+      out = StochasticDepth.apply(tf, out, b.stochDepthRate(),
+          StochasticDepth.subSeed(tf, ctx.options.seed(), b.index() + 1L));
+    }
+    Operand<TFloat32> skipGain = ctx.param(m, "skip_gain", new long[0], ParameterInit.ZEROS);
+    out = tf.math.mul(out, skipGain);
+    return tf.math.add(tf.math.mul(out, tf.constant((float) ctx.config.alpha())), shortcut);
+  }
+}

@@ -1,0 +1,91 @@
+package org.nfnet.zoo.graph;
+
+import java.util.List;
+import org.nfnet.zoo.BlockSpec;
+import org.nfnet.zoo.NFNetConfig;
+import org.nfnet.zoo.NFNetStructure;
+import org.nfnet.zoo.ParameterNames;
+import org.nfnet.zoo.ParameterSpec;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * Builds the NFNet forward graph (NHWC, float32) with TF Java ops, mirroring DeepMind's
+ * {@code nfnet.NFNet.__call__}: stem of four WSConv2D (strides 2,1,1,2) with activations between
+ * them, the NFBlocks, a 1x1 final conv + activation, spatial mean pool, dropout (training), and
+ * the linear classifier.
+ *
+ * <p>Parameters come from a {@link ParameterSource}; every request uses the Haiku identity, so the
+ * same builder serves random init, imported release weights, and variables restored from a
+ * checkpoint.
+ */
+public final class NFNet {
+  private final NFNetConfig config;
+
+  public NFNet(NFNetConfig config) {
+    this.config = config;
+  }
+
+  public NFNetConfig config() {
+    return config;
+  }
+
+  /** Builds the forward graph under the root scope of {@code tf}. */
+  public NFNetOutputs build(Ops tf, Operand<TFloat32> images, ParameterSource params,
+      ForwardOptions options) {
+    return buildWithTrace(tf, images, params, options).outputs;
+  }
+
+  /** Result plus the parameters requested, in request order (for structure checks). */
+  public Trace buildWithTrace(Ops tf, Operand<TFloat32> images, ParameterSource params,
+      ForwardOptions options) {
+    checkStaticInput(images);
+    BuildContext ctx = new BuildContext(tf, config, params, options);
+    Ops root = ctx.scope(ParameterNames.ROOT);
+    Operand<TFloat32> out = images;
+    int ch = 3;
+    for (int i = 0; i < NFNetStructure.stemConvCount(); i++) {
+      if (i > 0) {
+        out = Activations.apply(root, config.activation(), out);
+      }
+      int outCh = NFNetStructure.stemChannels(config, i);
+      out = WSConv2D.apply(ctx, NFNetStructure.stemModule(i), out, 3, ch, outCh,
+          NFNetStructure.stemStride(i));
+      ch = outCh;
+    }
+    for (BlockSpec b : NFNetStructure.blocks(config)) {
+      out = NFBlock.apply(ctx, b, out);
+      ch = b.outChannels();
+    }
+    out = WSConv2D.apply(ctx, NFNetStructure.finalConvModule(), out, 1, ch, config.finalChannels(), 1);
+    out = Activations.apply(root, config.activation(), out);
+    Operand<TFloat32> pooled = root.withName("pool").math.mean(out, root.constant(new int[] {1, 2}));
+    Operand<TFloat32> head = pooled;
+    if (options.useDropout() && config.dropRate() > 0) {
+      head = StochasticDepth.dropout(root, pooled, config.dropRate(),
+          StochasticDepth.subSeed(root, options.seed(), 0L));
+    }
+    Operand<TFloat32> logits = Linear.apply(ctx, NFNetStructure.classifierModule(), head,
+        config.finalChannels(), config.numClasses(), ParameterInit.CLASSIFIER_NORMAL);
+    return new Trace(new NFNetOutputs(logits, pooled), List.copyOf(ctx.requested));
+  }
+
+  private void checkStaticInput(Operand<TFloat32> images) {
+    var shape = images.shape();
+    if (shape.numDimensions() != 4) {
+      throw new IllegalArgumentException("NFNet input must be NHWC rank 4, got shape " + shape);
+    }
+    if (shape.size(3) != 3 && shape.size(3) != -1) {
+      throw new IllegalArgumentException("NFNet input must have 3 channels, got shape " + shape);
+    }
+    long h = shape.size(1);
+    long w = shape.size(2);
+    if (h > 0 && w > 0) {
+      NFNetStructure.checkInputSize(config, h, w);
+    }
+  }
+
+  /** Forward outputs plus the ordered list of parameters the graph requested. */
+  public record Trace(NFNetOutputs outputs, List<ParameterSpec> parameters) {}
+}

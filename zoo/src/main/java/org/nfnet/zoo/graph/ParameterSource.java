@@ -1,0 +1,23 @@
+package org.nfnet.zoo.graph;
+
+import org.nfnet.zoo.ParameterSpec;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * Supplies the tensor the forward graph uses for each parameter.
+ *
+ * <p>The architecture does not decide whether weights are graph variables (training, export),
+ * constants (small parity checks) or anything else: {@link NFNet} asks its source once per
+ * parameter, in the order of {@link org.nfnet.zoo.NFNetStructure#parameters}.
+ */
+public interface ParameterSource {
+  /**
+   * @param module ops scoped to the parameter's module (e.g. {@code NFNet/nf_block_3/conv1})
+   * @param spec the Haiku identity and shape
+   * @param init how a new parameter should be initialised, for sources that create them
+   * @return a float32 tensor of exactly {@code spec.shape()}
+   */
+  Operand<TFloat32> get(Ops module, ParameterSpec spec, ParameterInit init);
+}

@@ -1,0 +1,114 @@
+package org.nfnet.zoo.graph;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import org.nfnet.zoo.ParameterSpec;
+import org.tensorflow.Operand;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt64;
+
+/**
+ * Parameters held in TF variables named after their Haiku identity (see
+ * {@link org.nfnet.zoo.ParameterNames}), e.g. variable {@code NFNet/nf_block_3/conv1/w}.
+ *
+ * <p>They are classic {@code VariableV2} variables because TF Java's {@code Session.save} and
+ * SavedModel exporter save exactly those. The forward graph reads each one through an
+ * {@code Identity} ({@link Entry#read()}): gradients are taken with respect to that read, and
+ * math ops never consume the ref-typed variable output directly (which crashed TF Java on some
+ * kernels). Nothing is registered as a TF Java auto-initializer, so a restored or loaded model is
+ * never silently re-initialised: callers run {@link #initializer} or {@link #load} explicitly.
+ */
+public final class VariableParameters implements ParameterSource {
+  /** One parameter: Haiku identity, initializer kind, the variable and its read tensor. */
+  public record Entry(ParameterSpec spec, ParameterInit init, Variable<TFloat32> variable,
+      Operand<TFloat32> read, Ops scope) {}
+
+  private final Map<String, Entry> entries = new LinkedHashMap<>();
+  private final Map<String, Loader> loaders = new LinkedHashMap<>();
+
+  private record Loader(Placeholder<TFloat32> value, Op assign) {}
+
+  @Override
+  public Operand<TFloat32> get(Ops module, ParameterSpec spec, ParameterInit init) {
+    if (entries.containsKey(spec.haikuKey())) {
+      throw new IllegalStateException("parameter " + spec.haikuKey() + " requested twice");
+    }
+    Variable<TFloat32> v = module.withName(spec.name()).variable(Shape.of(spec.shape()), TFloat32.class);
+    String actual = v.op().name();
+    if (!actual.endsWith(spec.tfName())) {
+      throw new IllegalStateException("variable for " + spec.haikuKey() + " was named " + actual
+          + ", expected " + spec.tfName() + " (another model in the same graph scope?)");
+    }
+    Operand<TFloat32> read = module.withName(spec.name() + "_read").identity(v);
+    entries.put(spec.haikuKey(), new Entry(spec, init, v, read, module));
+    return read;
+  }
+
+  /** All parameters in creation (forward) order. */
+  public List<Entry> entries() {
+    return Collections.unmodifiableList(new ArrayList<>(entries.values()));
+  }
+
+  public Entry entry(String haikuKey) {
+    Entry e = entries.get(haikuKey);
+    if (e == null) {
+      throw new IllegalArgumentException("no parameter " + haikuKey);
+    }
+    return e;
+  }
+
+  /**
+   * One op that assigns every variable its Haiku-style initial value, drawn in-graph from
+   * stateless random ops keyed by {@code seed} (so initialization needs no host data).
+   */
+  public Op initializer(Ops tf, Operand<TInt64> seed) {
+    List<Op> assigns = new ArrayList<>();
+    long salt = 0;
+    for (Entry e : entries.values()) {
+      Operand<TFloat32> value = Initializers.value(e.scope(), e.spec(), e.init(),
+          StochasticDepth.subSeed(e.scope(), seed, ++salt));
+      assigns.add(e.scope().withName(e.spec().name() + "_init").assign(e.variable(), value));
+    }
+    return tf.withControlDependencies(assigns).withName("init_parameters").noOp();
+  }
+
+  /**
+   * Assigns values from the host, one parameter at a time so that at most one extra copy of a
+   * single parameter is alive besides the variables themselves.
+   *
+   * @param values haikuKey -> tensor of the parameter's shape; the tensor is closed after use
+   * @param only the keys to load (e.g. all but a replaced classifier), or null for all
+   */
+  public void load(Session session, Function<ParameterSpec, TFloat32> values,
+      java.util.Set<String> only) {
+    Ops tf = Ops.create(session.graph());
+    for (Entry e : entries.values()) {
+      if (only != null && !only.contains(e.spec().haikuKey())) {
+        continue;
+      }
+      Loader l = loaders.computeIfAbsent(e.spec().haikuKey(), k -> {
+        Ops s = e.scope();
+        Placeholder<TFloat32> p = s.withName(e.spec().name() + "_value")
+            .placeholder(TFloat32.class, Placeholder.shape(Shape.of(e.spec().shape())));
+        return new Loader(p, s.withName(e.spec().name() + "_load").assign(e.variable(), p));
+      });
+      try (TFloat32 t = values.apply(e.spec())) {
+        if (!t.shape().equals(Shape.of(e.spec().shape()))) {
+          throw new IllegalArgumentException("value for " + e.spec().haikuKey() + " has shape "
+              + t.shape() + ", expected " + e.spec().shapeString());
+        }
+        session.runner().feed(l.value(), t).addTarget(l.assign()).run();
+      }
+    }
+  }
+}

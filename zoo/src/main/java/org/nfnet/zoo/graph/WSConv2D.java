@@ -1,0 +1,56 @@
+package org.nfnet.zoo.graph;
+
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * 2-D convolution with Scaled Weight Standardization and an affine gain, plus a bias (paper
+ * Sec. 2; DeepMind's {@code base.WSConv2D}).
+ *
+ * <p>The kernel is standardised per output channel over (H, W, I):
+ * {@code w_hat = (w - mean) * gain * rsqrt(max(var * fan_in, 1e-4))}, computed in DeepMind's
+ * fused order {@code w * scale - mean * scale}. Padding is SAME; grouped convolutions use TF's
+ * native group support (input channels = groups x kernel in-channels).
+ */
+public final class WSConv2D {
+  /** Floor on var * fan_in; a wrong epsilon moves logits by ~5e-4 of their range. */
+  public static final float EPS = 1e-4f;
+
+  private WSConv2D() {}
+
+  /**
+   * @param module Haiku module path of this conv (parameters {@code w}, {@code gain}, {@code bias})
+   * @param inChannelsPerGroup input channels per group (the kernel's I dimension)
+   */
+  static Operand<TFloat32> apply(BuildContext ctx, String module, Operand<TFloat32> x,
+      int kernel, int inChannelsPerGroup, int outChannels, int stride) {
+    long[] wShape = {kernel, kernel, inChannelsPerGroup, outChannels};
+    Operand<TFloat32> w = ctx.param(module, "w", wShape, ParameterInit.CONV_FAN_IN);
+    Operand<TFloat32> gain = ctx.param(module, "gain", new long[] {outChannels}, ParameterInit.ONES);
+    Operand<TFloat32> bias = ctx.param(module, "bias", new long[] {outChannels}, ParameterInit.ZEROS);
+    Ops tf = ctx.scope(module);
+    Operand<TFloat32> kernelHat = standardize(tf, w, gain, (long) kernel * kernel * inChannelsPerGroup);
+    Operand<TFloat32> y = tf.nn.conv2d(x, kernelHat, List.of(1L, (long) stride, (long) stride, 1L), "SAME");
+    return tf.nn.biasAdd(y, bias);
+  }
+
+  /**
+   * The standardised, gain-scaled kernel. Depends on parameters only, which is why a serving
+   * export can fold it into a constant kernel.
+   */
+  public static Operand<TFloat32> standardize(Ops tf, Operand<TFloat32> w, Operand<TFloat32> gain,
+      long fanIn) {
+    Operand<org.tensorflow.types.TInt32> axes = tf.constant(new int[] {0, 1, 2});
+    var keep = org.tensorflow.op.math.Mean.keepDims(true);
+    Operand<TFloat32> mean = tf.math.mean(w, axes, keep);
+    // Population variance (ddof 0), as jnp.var.
+    Operand<TFloat32> var = tf.math.mean(tf.math.squaredDifference(w, mean), axes, keep);
+    Operand<TFloat32> scale = tf.math.mul(
+        tf.math.rsqrt(tf.math.maximum(tf.math.mul(var, tf.constant((float) fanIn)), tf.constant(EPS))),
+        gain);
+    Operand<TFloat32> shift = tf.math.mul(mean, scale);
+    return tf.math.sub(tf.math.mul(w, scale), shift);
+  }
+}
