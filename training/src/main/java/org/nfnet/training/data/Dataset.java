@@ -1,0 +1,30 @@
+package org.nfnet.training.data;
+
+import java.util.List;
+import org.tensorflow.op.Ops;
+
+/**
+ * One split (train or test) of one data source, ready to be turned into an in-graph input pipeline.
+ *
+ * <p>Image size and augmentation settings are fixed when the dataset is created (see {@link
+ * DataOptions} and the factories {@link FashionMnist} / {@link ImageFolder}), so that {@link
+ * #build} keeps the small signature the trainer codes against.
+ */
+public interface Dataset {
+  int numClasses();
+
+  /** Examples in this split (after skipping bad ones, when known). */
+  long size();
+
+  List<String> classNames();
+
+  /**
+   * Builds the in-graph pipeline. Run {@link Batch#initializer()} once (if non-null) before the first
+   * step; afterwards each {@code Session.run} that fetches the batch's tensors yields the next batch.
+   *
+   * @param training true: shuffle, repeat forever, random augmentation; false: one deterministic
+   *     pass in file order (the last batch may be smaller), eval preprocessing.
+   * @param seed seed for shuffling and all random augmentation ops (same seed, same batches).
+   */
+  Batch build(Ops tf, int batchSize, boolean training, long seed);
+}
