@@ -86,13 +86,14 @@ public final class NFNetStructure {
     }
     for (BlockSpec b : blocks(c)) {
       String m = b.module();
+      // Forward order: the shortcut projection is computed before the residual branch.
+      if (b.useProjection()) {
+        addConv(p, ParameterNames.module(m, "conv_shortcut"), 1, b.inChannels(), b.outChannels());
+      }
       addConv(p, ParameterNames.module(m, "conv0"), 1, b.inChannels(), b.width());
       addConv(p, ParameterNames.module(m, "conv1"), 3, b.groupWidth(), b.width());
       addConv(p, ParameterNames.module(m, "conv1b"), 3, b.groupWidth(), b.width());
       addConv(p, ParameterNames.module(m, "conv2"), 1, b.width(), b.outChannels());
-      if (b.useProjection()) {
-        addConv(p, ParameterNames.module(m, "conv_shortcut"), 1, b.inChannels(), b.outChannels());
-      }
       String se = ParameterNames.module(m, "squeeze_excite");
       addLinear(p, ParameterNames.module(se, "linear"), b.outChannels(), b.seHidden());
       addLinear(p, ParameterNames.module(se, "linear_1"), b.seHidden(), b.outChannels());

@@ -1,0 +1,42 @@
+package org.nfnet.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** Entry point of the {@code nfnet} command; each sub-command is one class in this package. */
+@Command(
+    name = "nfnet",
+    mixinStandardHelpOptions = true,
+    version = "nfnet 0.1.0 (TensorFlow Java 1.1.0)",
+    description = "NFNets (Normalizer-Free Networks) for TensorFlow Java.",
+    subcommands = {InfoCommand.class})
+public final class Main implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  public static void main(String[] args) {
+    System.exit(run(args));
+  }
+
+  /** Runs the CLI without exiting (tests call this). */
+  public static int run(String... args) {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+      // Bad input (unknown variant, malformed file, ...) is reported as one clear line, not a trace.
+      if (ex instanceof IllegalArgumentException || ex instanceof java.io.IOException
+          || ex instanceof IllegalStateException) {
+        cmd.getErr().println("error: " + ex.getMessage());
+        if (System.getenv("NFNET_DEBUG") != null) {
+          ex.printStackTrace(cmd.getErr());
+        }
+        return 2;
+      }
+      throw ex;
+    });
+    return cl.execute(args);
+  }
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(System.out);
+  }
+}
