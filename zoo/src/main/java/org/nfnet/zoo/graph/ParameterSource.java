@@ -20,4 +20,14 @@ public interface ParameterSource {
    * @return a float32 tensor of exactly {@code spec.shape()}
    */
   Operand<TFloat32> get(Ops module, ParameterSpec spec, ParameterInit init);
+
+  /**
+   * Whether this source serves pre-standardized convolution kernels: then every WSConv2D asks for
+   * {@link WSConv2D#FOLDED_KERNEL} (the kernel with weight standardization and gain already
+   * applied, same shape as {@code w}) and {@code bias}, instead of {@code w}, {@code gain} and
+   * {@code bias}. Used by serving exports, which fold the weight-only standardization offline.
+   */
+  default boolean foldedKernels() {
+    return false;
+  }
 }

@@ -3,6 +3,7 @@ package org.nfnet.zoo.graph;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -17,6 +18,8 @@ import org.tensorflow.types.TFloat32;
 public final class WSConv2D {
   /** Floor on var * fan_in; a wrong epsilon moves logits by ~5e-4 of their range. */
   public static final float EPS = 1e-4f;
+  /** Parameter name of a folded kernel ({@link #standardize} output) for folding sources. */
+  public static final String FOLDED_KERNEL = "w_hat";
 
   private WSConv2D() {}
 
@@ -27,12 +30,25 @@ public final class WSConv2D {
   static Operand<TFloat32> apply(BuildContext ctx, String module, Operand<TFloat32> x,
       int kernel, int inChannelsPerGroup, int outChannels, int stride) {
     long[] wShape = {kernel, kernel, inChannelsPerGroup, outChannels};
-    Operand<TFloat32> w = ctx.param(module, "w", wShape, ParameterInit.CONV_FAN_IN);
-    Operand<TFloat32> gain = ctx.param(module, "gain", new long[] {outChannels}, ParameterInit.ONES);
-    Operand<TFloat32> bias = ctx.param(module, "bias", new long[] {outChannels}, ParameterInit.ZEROS);
     Ops tf = ctx.scope(module);
-    Operand<TFloat32> kernelHat = standardize(tf, w, gain, (long) kernel * kernel * inChannelsPerGroup);
-    Operand<TFloat32> y = tf.nn.conv2d(x, kernelHat, List.of(1L, (long) stride, (long) stride, 1L), "SAME");
+    Operand<TFloat32> kernelHat;
+    if (ctx.foldedKernels()) {
+      kernelHat = ctx.param(module, FOLDED_KERNEL, wShape, ParameterInit.CONV_FAN_IN);
+    } else {
+      Operand<TFloat32> w = ctx.param(module, "w", wShape, ParameterInit.CONV_FAN_IN);
+      Operand<TFloat32> gain = ctx.param(module, "gain", new long[] {outChannels}, ParameterInit.ONES);
+      kernelHat = standardize(tf, w, gain, (long) kernel * kernel * inChannelsPerGroup);
+    }
+    Operand<TFloat32> bias = ctx.param(module, "bias", new long[] {outChannels}, ParameterInit.ZEROS);
+    List<Long> strides = List.of(1L, (long) stride, (long) stride, 1L);
+    Operand<TFloat32> y;
+    if (ctx.precision == Precision.BFLOAT16) {
+      Operand<TBfloat16> yLow = tf.nn.conv2d(tf.dtypes.cast(x, TBfloat16.class),
+          tf.dtypes.cast(kernelHat, TBfloat16.class), strides, "SAME");
+      y = tf.dtypes.cast(yLow, TFloat32.class);
+    } else {
+      y = tf.nn.conv2d(x, kernelHat, strides, "SAME");
+    }
     return tf.nn.biasAdd(y, bias);
   }
 
