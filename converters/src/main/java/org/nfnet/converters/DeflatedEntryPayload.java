@@ -1,0 +1,110 @@
+package org.nfnet.converters;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.util.zip.DataFormatException;
+import java.util.zip.Inflater;
+
+/**
+ * The array bytes of a deflated .npz entry ({@code np.savez_compressed}). Nothing is kept between
+ * copies: each copy inflates the entry again from the file, skipping the .npy header, with direct
+ * input and output buffers so the data never passes through the Java heap.
+ */
+final class DeflatedEntryPayload implements Payload {
+  private final FileChannel channel;
+  private final long compressedOffset;
+  private final long compressedLength;
+  private final long skip;
+  private final long length;
+
+  DeflatedEntryPayload(FileChannel channel, long compressedOffset, long compressedLength, long skip,
+      long length) {
+    this.channel = channel;
+    this.compressedOffset = compressedOffset;
+    this.compressedLength = compressedLength;
+    this.skip = skip;
+    this.length = length;
+  }
+
+  @Override
+  public long length() {
+    return length;
+  }
+
+  @Override
+  public long fileOffset() {
+    return -1;
+  }
+
+  @Override
+  public void copyTo(ByteBuffer dst) throws IOException {
+    forEachChunk(dst::put);
+  }
+
+  @Override
+  public void forEachChunk(ChunkConsumer consumer) throws IOException {
+    inflate(channel, compressedOffset, compressedLength, skip, length, consumer);
+  }
+
+  /**
+   * Inflates a raw-deflate stream, drops the first {@code skip} bytes and hands the next
+   * {@code length} bytes to the consumer in chunks (all but the last a multiple of 8 long).
+   */
+  static void inflate(FileChannel ch, long offset, long compressedLength, long skip, long length,
+      ChunkConsumer consumer) throws IOException {
+    Inflater inflater = new Inflater(true);
+    try {
+      ByteBuffer in = ByteBuffer.allocateDirect((int) Math.min(CHUNK, Math.max(compressedLength, 1)));
+      ByteBuffer out = ByteBuffer.allocateDirect(CHUNK);
+      long readPos = offset;
+      long end = offset + compressedLength;
+      long toSkip = skip;
+      long toEmit = length;
+      while (toEmit > 0) {
+        if (inflater.needsInput()) {
+          if (readPos >= end) {
+            throw new IOException("deflated entry ends after " + (length - toEmit) + " of " + length + " bytes");
+          }
+          in.clear();
+          in.limit((int) Math.min(in.capacity(), end - readPos));
+          int n = ch.read(in, readPos);
+          if (n < 0) {
+            throw new IOException("file ended at offset " + readPos + " inside a deflated entry");
+          }
+          readPos += n;
+          in.flip();
+          inflater.setInput(in);
+        }
+        int produced = inflater.inflate(out);
+        if (produced == 0 && (inflater.finished() || inflater.needsDictionary())) {
+          throw new IOException("deflated entry ends after " + (length - toEmit) + " of " + length + " bytes");
+        }
+        if (out.hasRemaining() && !inflater.finished()) {
+          continue; // fill the chunk completely so chunk lengths stay multiples of 8
+        }
+        out.flip();
+        if (toSkip > 0) {
+          int s = (int) Math.min(toSkip, out.remaining());
+          out.position(out.position() + s);
+          toSkip -= s;
+        }
+        if (out.remaining() > toEmit) {
+          out.limit(out.position() + (int) toEmit);
+        }
+        if (out.hasRemaining()) {
+          toEmit -= out.remaining();
+          consumer.accept(out);
+        }
+        out.clear();
+        if (inflater.finished() && toEmit > 0) {
+          throw new IOException("deflated entry ends after " + (length - toEmit) + " of " + length + " bytes");
+        }
+      }
+    } catch (DataFormatException e) {
+      throw new IOException("corrupt deflate data: " + e.getMessage(), e);
+    } finally {
+      inflater.end();
+    }
+  }
+}

@@ -1,0 +1,69 @@
+package org.nfnet.converters;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Reads a real numpy {@code .npz} (zip of {@code .npy} entries named {@code module/param.npy})
+ * into {@link HaikuParams}. Stored entries become file regions copied positionally; deflated
+ * entries ({@code np.savez_compressed}) are inflated on each copy, straight into the destination.
+ */
+final class NpzReader {
+  private NpzReader() {}
+
+  static HaikuParams read(Path file, FileChannel ch) throws IOException {
+    ParamArrayFactory factory = new ParamArrayFactory(file);
+    int version = -1;
+    Map<Integer, Integer> methods = new TreeMap<>();
+    for (ZipDirectory.Entry e : ZipDirectory.read(ch, file)) {
+      if (e.name().endsWith("/")) {
+        continue; // directory entries carry no data
+      }
+      String key = e.name().endsWith(".npy") ? e.name().substring(0, e.name().length() - 4) : e.name();
+      String what = "entry '" + e.name() + "'";
+      NpyHeader h;
+      Payload payload;
+      try {
+        if (e.method() == 0) {
+          if (e.compressedSize() != e.size()) {
+            throw new IllegalArgumentException("is stored but its sizes differ");
+          }
+          int peek = (int) Math.min(e.size(), NpyHeader.MAX_HEADER + 12);
+          h = NpyHeader.parse(ZipDirectory.readAt(ch, file, e.dataOffset(), peek));
+          payload = new FileRegionPayload(ch, e.dataOffset() + h.headerLength(), e.size() - h.headerLength());
+        } else if (e.method() == 8) {
+          int peek = (int) Math.min(e.size(), NpyHeader.MAX_HEADER + 12);
+          ByteBuffer start = ByteBuffer.allocate(Math.max(peek, 0));
+          try {
+            DeflatedEntryPayload.inflate(ch, e.dataOffset(), e.compressedSize(), 0, peek, start::put);
+          } catch (IOException ex) {
+            throw new IllegalArgumentException("cannot be inflated: " + ex.getMessage());
+          }
+          start.flip();
+          h = NpyHeader.parse(start);
+          payload = new DeflatedEntryPayload(ch, e.dataOffset(), e.compressedSize(), h.headerLength(),
+              e.size() - h.headerLength());
+        } else {
+          throw new IllegalArgumentException("uses zip compression method " + e.method()
+              + " (only stored and deflated are supported)");
+        }
+      } catch (IllegalArgumentException ex) {
+        throw new WeightFileException(file, e.dataOffset(), what + ": " + ex.getMessage());
+      }
+      methods.merge(e.method(), 1, Integer::sum);
+      if (version < 0) {
+        version = h.majorVersion();
+      }
+      int cut = key.lastIndexOf('/');
+      factory.add(cut < 0 ? "" : key.substring(0, cut), key.substring(cut + 1), h.shape(), h.descr(),
+          null, h.fortranOrder(), payload, e.dataOffset());
+    }
+    String type = "numpy .npz (" + (methods.containsKey(8) ? "deflated" : "stored") + " entries)";
+    return new HaikuParams(file, WeightFormat.NPZ, version, Map.of(), type, factory.params(),
+        factory.warnings(), ch);
+  }
+}
