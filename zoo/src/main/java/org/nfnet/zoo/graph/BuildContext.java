@@ -13,16 +13,13 @@ final class BuildContext {
   final Ops tf;
   final NFNetConfig config;
   final ForwardOptions options;
-  final Precision precision;
   private final ParameterSource params;
   private final ModuleScopes scopes;
   /** Every parameter requested, in order: lets tests check it against NFNetStructure. */
   final List<ParameterSpec> requested = new ArrayList<>();
 
-  BuildContext(Ops tf, NFNetConfig config, ParameterSource params, ForwardOptions options,
-      Precision precision) {
+  BuildContext(Ops tf, NFNetConfig config, ParameterSource params, ForwardOptions options) {
     this.tf = tf;
-    this.precision = precision;
     this.config = config;
     this.params = params;
     this.options = options;

@@ -3,7 +3,6 @@ package org.nfnet.zoo.graph;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
-import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -40,15 +39,7 @@ public final class WSConv2D {
       kernelHat = standardize(tf, w, gain, (long) kernel * kernel * inChannelsPerGroup);
     }
     Operand<TFloat32> bias = ctx.param(module, "bias", new long[] {outChannels}, ParameterInit.ZEROS);
-    List<Long> strides = List.of(1L, (long) stride, (long) stride, 1L);
-    Operand<TFloat32> y;
-    if (ctx.precision == Precision.BFLOAT16) {
-      Operand<TBfloat16> yLow = tf.nn.conv2d(tf.dtypes.cast(x, TBfloat16.class),
-          tf.dtypes.cast(kernelHat, TBfloat16.class), strides, "SAME");
-      y = tf.dtypes.cast(yLow, TFloat32.class);
-    } else {
-      y = tf.nn.conv2d(x, kernelHat, strides, "SAME");
-    }
+    Operand<TFloat32> y = tf.nn.conv2d(x, kernelHat, List.of(1L, (long) stride, (long) stride, 1L), "SAME");
     return tf.nn.biasAdd(y, bias);
   }
 
