@@ -1,0 +1,77 @@
+package org.nfnet.savedmodel;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Function;
+import org.nfnet.zoo.ParameterSpec;
+import org.nfnet.zoo.graph.ParameterInit;
+import org.nfnet.zoo.graph.ParameterSource;
+import org.nfnet.zoo.graph.WSConv2D;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * Serving-time folding of Scaled Weight Standardization.
+ *
+ * <p>WSConv2D's kernel {@code w_hat = standardize(w, gain)} depends on parameters only, so an
+ * inference export can compute it once and store it (as variable {@code .../w_hat}) in place of
+ * {@code w} and {@code gain}: the serving graph then runs a plain conv2d + bias. The values are
+ * computed with the very same TF ops ({@link WSConv2D#standardize}) the unfolded graph runs, in a
+ * private graph, so folded and unfolded logits agree to float rounding of the conv itself.
+ */
+public final class FoldedKernels implements AutoCloseable {
+  private final Graph graph = new Graph();
+  private final Session session = new Session(graph);
+  private final Map<Shape, Fold> folds = new HashMap<>();
+
+  private record Fold(Placeholder<TFloat32> w, Placeholder<TFloat32> gain, Operand<TFloat32> out) {}
+
+  /** A source delegating to {@code inner} that tells WSConv2D to request folded kernels. */
+  public static ParameterSource source(ParameterSource inner) {
+    return new ParameterSource() {
+      @Override
+      public Operand<TFloat32> get(Ops module, ParameterSpec spec, ParameterInit init) {
+        return inner.get(module, spec, init);
+      }
+
+      @Override
+      public boolean foldedKernels() {
+        return true;
+      }
+    };
+  }
+
+  /**
+   * Values for a folded graph from raw (Haiku) values: {@code w_hat} specs are computed from the
+   * module's {@code w} and {@code gain}, everything else is passed through.
+   */
+  public Function<ParameterSpec, TFloat32> values(Function<ParameterSpec, TFloat32> raw) {
+    return spec -> WSConv2D.FOLDED_KERNEL.equals(spec.name()) ? fold(spec, raw) : raw.apply(spec);
+  }
+
+  TFloat32 fold(ParameterSpec wHat, Function<ParameterSpec, TFloat32> raw) {
+    long[] shape = wHat.shape();
+    Fold f = folds.computeIfAbsent(Shape.of(shape), s -> {
+      Ops tf = Ops.create(graph);
+      Placeholder<TFloat32> w = tf.placeholder(TFloat32.class, Placeholder.shape(s));
+      Placeholder<TFloat32> gain = tf.placeholder(TFloat32.class,
+          Placeholder.shape(Shape.of(shape[3])));
+      return new Fold(w, gain, WSConv2D.standardize(tf, w, gain, shape[0] * shape[1] * shape[2]));
+    });
+    try (TFloat32 w = raw.apply(new ParameterSpec(wHat.module(), "w", shape));
+        TFloat32 gain = raw.apply(new ParameterSpec(wHat.module(), "gain", new long[] {shape[3]}))) {
+      return (TFloat32) session.runner().feed(f.w(), w).feed(f.gain(), gain).fetch(f.out()).run().get(0);
+    }
+  }
+
+  @Override
+  public void close() {
+    session.close();
+    graph.close();
+  }
+}

@@ -1,0 +1,90 @@
+package org.nfnet.savedmodel;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.nfnet.zoo.NFNetConfig;
+import org.nfnet.zoo.preprocess.EvalPreprocessing;
+
+/** {@code model_card.json} (machine-readable; read back by {@link NFNetModel}) and {@code model_card.md}. */
+public final class ModelCard {
+  public static final String JSON = "model_card.json";
+  public static final String MARKDOWN = "model_card.md";
+  private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  private ModelCard() {}
+
+  static Map<String, Object> fields(NFNetConfig c, boolean folded, int topK, long params,
+      long storedValues, Map<String, Object> extras) {
+    EvalPreprocessing p = EvalPreprocessing.of(c);
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("format", "nfnet-savedmodel/1");
+    m.put("variant", c.name());
+    Map<String, Object> arch = new LinkedHashMap<>();
+    arch.put("width", c.width());
+    arch.put("depth", c.depth());
+    arch.put("group_width", c.groupWidth());
+    arch.put("expansion", c.expansion());
+    arch.put("big_width", c.bigWidth());
+    arch.put("train_imsize", c.trainImsize());
+    arch.put("test_imsize", c.testImsize());
+    arch.put("se_ratio", c.seRatio());
+    arch.put("alpha", c.alpha());
+    arch.put("activation", c.activation().toString());
+    arch.put("final_conv_mult", c.finalConvMult());
+    m.put("architecture", arch);
+    m.put("num_classes", c.numClasses());
+    m.put("feature_dim", c.finalChannels());
+    m.put("parameters", params);
+    m.put("stored_values", storedValues);
+    m.put("test_imsize", c.testImsize());
+    m.put("top_k", topK);
+    m.put("folded_weight_standardization", folded);
+    Map<String, Object> pre = new LinkedHashMap<>();
+    pre.put("name", "resize_crop_32");
+    pre.put("resize", "ResizeBicubic to " + p.resizeSize() + "x" + p.resizeSize()
+        + " (half_pixel_centers=true, align_corners=false, aspect squashed, no clamping)");
+    pre.put("crop", p.testImsize() + "x" + p.testImsize() + " at offset " + p.cropOffset());
+    pre.put("mean_rgb", EvalPreprocessing.MEAN_RGB);
+    pre.put("stddev_rgb", EvalPreprocessing.STDDEV_RGB);
+    pre.put("decode", "DecodeImage(channels=3, expand_animations=false): JPEG/PNG/GIF/BMP");
+    m.put("preprocessing", pre);
+    m.put("signatures", Arrays.asList(NFNetExporter.SERVING_DEFAULT, NFNetExporter.ENCODED,
+        NFNetExporter.LOGITS_FROM_NORMALIZED, NFNetExporter.FEATURES));
+    m.put("numerics", folded
+        ? "float32; WSConv2D kernels stored pre-standardized (w_hat = standardize(w) * gain), "
+            + "plain conv2d + bias at serving time; agrees with the unfolded graph to ~1e-6 relative"
+        : "float32; weight standardization computed in graph from w and gain on every call");
+    m.put("exported_at", Instant.now().toString());
+    m.putAll(extras);
+    return m;
+  }
+
+  static void write(Path dir, NFNetConfig c, boolean folded, int topK, long params,
+      long storedValues, Map<String, Object> extras) throws IOException {
+    Map<String, Object> m = fields(c, folded, topK, params, storedValues, extras);
+    MAPPER.writeValue(dir.resolve(JSON).toFile(), m);
+    StringBuilder md = new StringBuilder();
+    md.append("# NFNet ").append(c.name()).append(" (SavedModel)\n\n");
+    md.append("| field | value |\n|---|---|\n");
+    for (Map.Entry<String, Object> e : m.entrySet()) {
+      Object v = e.getValue();
+      String s = v instanceof Map || v.getClass().isArray() ? MAPPER.writer().writeValueAsString(v) : String.valueOf(v);
+      md.append("| ").append(e.getKey()).append(" | ").append(s.replace("|", "\\|")).append(" |\n");
+    }
+    md.append("\nServe: `./nfnet serve <dir>` or TF Serving (tag `serve`, signatures above).\n");
+    Files.writeString(dir.resolve(MARKDOWN), md.toString());
+  }
+
+  /** Reads {@code model_card.json} of an export. */
+  @SuppressWarnings("unchecked")
+  public static Map<String, Object> read(Path dir) throws IOException {
+    return MAPPER.readValue(dir.resolve(JSON).toFile(), Map.class);
+  }
+}

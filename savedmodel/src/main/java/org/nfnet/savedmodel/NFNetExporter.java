@@ -1,0 +1,302 @@
+package org.nfnet.savedmodel;
+
+import java.io.IOException;
+import java.nio.FloatBuffer;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import org.nfnet.zoo.NFNetConfig;
+import org.nfnet.zoo.NFNetStructure;
+import org.nfnet.zoo.ParameterSpec;
+import org.nfnet.zoo.graph.ForwardOptions;
+import org.nfnet.zoo.graph.NFNet;
+import org.nfnet.zoo.graph.NFNetOutputs;
+import org.nfnet.zoo.graph.ParameterInit;
+import org.nfnet.zoo.graph.ParameterSource;
+import org.nfnet.zoo.graph.VariableParameters;
+import org.nfnet.zoo.preprocess.EvalPreprocessing;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.SavedModelBundle;
+import org.tensorflow.Session;
+import org.tensorflow.Signature;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.nn.TopK;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TString;
+import org.tensorflow.types.TUint8;
+
+/**
+ * Exports an NFNet as a TF Serving compatible SavedModel (tag {@code serve}, method
+ * {@code tensorflow/serving/predict}, dynamic batch and spatial dimensions).
+ *
+ * <p>The export graph is built for inference only: VariableV2 parameters (no optimizer slots, no
+ * training ops), loaded from host values. Signatures:
+ * <ul>
+ *   <li>{@code serving_default}: {@code images} uint8 [N,H,W,3] -> eval preprocessing ->
+ *       {@code logits} [N,C], {@code probabilities} [N,C], {@code top_k_indices} int32 [N,k],
+ *       {@code top_k_probabilities} [N,k], {@code top_k_labels} string [N,k];</li>
+ *   <li>{@code encoded}: {@code image_bytes} string [N] (JPEG/PNG/GIF/BMP, decoded in graph) ->
+ *       the same outputs;</li>
+ *   <li>{@code logits_from_normalized}: {@code normalized} float [N,H,W,3] -> {@code logits},
+ *       {@code pooled};</li>
+ *   <li>{@code features}: {@code images} uint8 [N,H,W,3] -> {@code features} [N, final channels].</li>
+ * </ul>
+ *
+ * <p>Graph layout: {@code normalized} is a PlaceholderWithDefault whose default is the
+ * preprocessing of {@code images}, so one network copy serves {@code serving_default},
+ * {@code features} and {@code logits_from_normalized} (feeding {@code normalized} skips the
+ * preprocessing). The {@code encoded} signature has a second network copy under the name scope
+ * {@code encoded/} reading the same variables. With folding on (default), every WSConv2D stores
+ * its standardized, gain-scaled kernel as variable {@code .../w_hat} and runs a plain conv.
+ *
+ * <p>Writes are atomic: the model is exported into a hidden temp directory beside the target and
+ * renamed into place; an existing target is refused unless {@link #force(boolean)}.
+ */
+public final class NFNetExporter {
+  public static final String TAG = SavedModelBundle.DEFAULT_TAG;
+  public static final String METHOD = "tensorflow/serving/predict";
+  public static final String SERVING_DEFAULT = "serving_default";
+  public static final String ENCODED = "encoded";
+  public static final String LOGITS_FROM_NORMALIZED = "logits_from_normalized";
+  public static final String FEATURES = "features";
+  /** Labels file written beside the model (TF Serving ignores {@code assets.extra}). */
+  public static final String LABELS_FILE = "assets.extra/labels.txt";
+  public static final int DEFAULT_TOP_K = 5;
+
+  private final NFNetConfig config;
+  private Function<ParameterSpec, TFloat32> values;
+  private boolean fold = true;
+  private boolean force;
+  private int topK = DEFAULT_TOP_K;
+  private List<String> labels;
+  private Path labelFile;
+  private final Map<String, Object> cardExtras = new LinkedHashMap<>();
+
+  public NFNetExporter(NFNetConfig config) {
+    this.config = Objects.requireNonNull(config);
+  }
+
+  /** Raw (Haiku) parameter values; each returned tensor is closed by the exporter after use. */
+  public NFNetExporter parameters(Function<ParameterSpec, TFloat32> values) {
+    this.values = values;
+    return this;
+  }
+
+  /** Raw parameter values keyed by Haiku key ({@code module/name}). */
+  public NFNetExporter parameters(Map<String, FloatBuffer> byHaikuKey) {
+    return parameters(fromMap(byHaikuKey));
+  }
+
+  /** Current values of the variables of an existing (e.g. training) session. */
+  public NFNetExporter parametersFrom(Session session, VariableParameters vars) {
+    return parameters(fromSession(session, vars));
+  }
+
+  /** Fold weight standardization into stored kernels (default true). */
+  public NFNetExporter fold(boolean fold) {
+    this.fold = fold;
+    return this;
+  }
+
+  /** Replace an existing export directory. */
+  public NFNetExporter force(boolean force) {
+    this.force = force;
+    return this;
+  }
+
+  public NFNetExporter topK(int k) {
+    if (k < 1) {
+      throw new IllegalArgumentException("top-k must be >= 1, got " + k);
+    }
+    this.topK = k;
+    return this;
+  }
+
+  public NFNetExporter labels(List<String> labels) {
+    this.labels = List.copyOf(labels);
+    return this;
+  }
+
+  /** One class name per line, e.g. for fine-tuned models. */
+  public NFNetExporter labelFile(Path file) {
+    this.labelFile = file;
+    return this;
+  }
+
+  /** Extra model-card fields, e.g. {@code source_file}, {@code md5}. */
+  public NFNetExporter modelCard(Map<String, Object> extras) {
+    cardExtras.putAll(extras);
+    return this;
+  }
+
+  /** What {@link #export} produced. */
+  public record Result(Path dir, long bytes, long millis, boolean folded, long parameterCount,
+      long storedValues) {}
+
+  public static Function<ParameterSpec, TFloat32> fromMap(Map<String, FloatBuffer> byHaikuKey) {
+    return spec -> {
+      FloatBuffer v = byHaikuKey.get(spec.haikuKey());
+      if (v == null) {
+        throw new IllegalArgumentException("no value for parameter " + spec.haikuKey());
+      }
+      if (v.remaining() != spec.size()) {
+        throw new IllegalArgumentException("parameter " + spec.haikuKey() + " has " + v.remaining()
+            + " values, expected " + spec.size() + " for shape " + spec.shapeString());
+      }
+      return TFloat32.tensorOf(Shape.of(spec.shape()), DataBuffers.of(v.duplicate()));
+    };
+  }
+
+  public static Function<ParameterSpec, TFloat32> fromSession(Session session, VariableParameters vars) {
+    return spec -> (TFloat32) session.runner().fetch(vars.entry(spec.haikuKey()).read()).run().get(0);
+  }
+
+  /** Exports into {@code dir} (atomically). */
+  public Result export(Path dir) throws IOException {
+    Objects.requireNonNull(values, "no parameter values: call parameters(...) first");
+    long t0 = System.nanoTime();
+    Path target = dir.toAbsolutePath().normalize();
+    if (Files.exists(target) && !force) {
+      throw new FileAlreadyExistsException(target.toString(), null,
+          "export directory exists; pass force to overwrite");
+    }
+    int numClasses = config.numClasses();
+    List<String> names = labels != null ? labels : Labels.forModel(numClasses, labelFile);
+    Labels.check(names, numClasses);
+    int k = Math.min(topK, numClasses);
+    Path parent = target.getParent();
+    Files.createDirectories(parent);
+    Path tmp = parent.resolve("." + target.getFileName() + ".tmp-" + UUID.randomUUID());
+    long stored;
+    try {
+      try (Graph g = new Graph(); Session s = new Session(g); FoldedKernels folder = new FoldedKernels()) {
+        Built b = build(g, names, k, fold);
+        Function<ParameterSpec, TFloat32> v = fold ? folder.values(values) : values;
+        b.vars.load(s, v, null);
+        stored = b.vars.entries().stream().mapToLong(e -> e.spec().size()).sum();
+        SavedModelBundle.Exporter ex = SavedModelBundle.exporter(tmp.toString()).withTags(TAG);
+        for (Signature sig : b.signatures) {
+          ex.withFunction(s.function(sig));
+        }
+        ex.export();
+      }
+      Path labelsPath = tmp.resolve(LABELS_FILE);
+      Files.createDirectories(labelsPath.getParent());
+      Files.writeString(labelsPath, String.join("\n", names) + "\n");
+      ModelCard.write(tmp, config, fold, k, NFNetStructure.parameterCount(config), stored, cardExtras);
+      if (Files.exists(target)) {
+        Path old = parent.resolve("." + target.getFileName() + ".old-" + UUID.randomUUID());
+        Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        deleteRecursively(old);
+      } else {
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+      }
+    } catch (IOException | RuntimeException | Error e) {
+      deleteRecursively(tmp);
+      throw e;
+    }
+    return new Result(target, sizeOf(target), (System.nanoTime() - t0) / 1_000_000, fold,
+        NFNetStructure.parameterCount(config), stored);
+  }
+
+  /** The inference graph: variables, both network copies, heads and the four signatures. */
+  record Built(VariableParameters vars, List<Signature> signatures) {}
+
+  Built build(Graph g, List<String> names, int k, boolean folded) {
+    Ops tf = Ops.create(g);
+    EvalPreprocessing prep = EvalPreprocessing.of(config);
+    NFNet net = new NFNet(config);
+    VariableParameters vars = new VariableParameters();
+    ParameterSource src = folded ? FoldedKernels.source(vars) : vars;
+
+    Placeholder<TUint8> images = tf.withName("images").placeholder(TUint8.class,
+        Placeholder.shape(Shape.of(-1, -1, -1, 3)));
+    Operand<TFloat32> pre = prep.apply(tf.withSubScope("preprocess"), images);
+    Operand<TFloat32> normalized = tf.withName("normalized").placeholderWithDefault(pre,
+        Shape.of(-1, -1, -1, 3));
+    NFNetOutputs out = net.build(tf, normalized, src, ForwardOptions.inference());
+    Heads main = heads(tf.withSubScope("outputs"), out, names, k);
+
+    Placeholder<TString> bytes = tf.withName("image_bytes").placeholder(TString.class,
+        Placeholder.shape(Shape.of(-1)));
+    Ops enc = tf.withSubScope(ENCODED);
+    Operand<TFloat32> encPre = prep.applyEncoded(enc.withSubScope("preprocess"), bytes);
+    ParameterSource shared = new ParameterSource() {
+      @Override
+      public Operand<TFloat32> get(Ops module, ParameterSpec spec, ParameterInit init) {
+        return vars.entry(spec.haikuKey()).read();
+      }
+
+      @Override
+      public boolean foldedKernels() {
+        return folded;
+      }
+    };
+    NFNetOutputs encOut = net.build(enc, encPre, shared, ForwardOptions.inference());
+    Heads encHeads = heads(enc.withSubScope("outputs"), encOut, names, k);
+
+    List<Signature> sigs = new ArrayList<>();
+    sigs.add(main.signature(SERVING_DEFAULT, "images", images));
+    sigs.add(encHeads.signature(ENCODED, "image_bytes", bytes));
+    sigs.add(Signature.builder().key(LOGITS_FROM_NORMALIZED).methodName(METHOD)
+        .input("normalized", normalized).output("logits", main.logits).output("pooled", main.pooled).build());
+    sigs.add(Signature.builder().key(FEATURES).methodName(METHOD)
+        .input("images", images).output("features", main.pooled).build());
+    return new Built(vars, sigs);
+  }
+
+  private record Heads(Operand<TFloat32> logits, Operand<TFloat32> pooled, Operand<TFloat32> probs,
+      Operand<TInt32> topIdx, Operand<TFloat32> topProb, Operand<TString> topLabels) {
+    Signature signature(String key, String inputName, Operand<?> input) {
+      return Signature.builder().key(key).methodName(METHOD).input(inputName, input)
+          .output("logits", logits).output("probabilities", probs)
+          .output("top_k_indices", topIdx).output("top_k_probabilities", topProb)
+          .output("top_k_labels", topLabels).build();
+    }
+  }
+
+  private static Heads heads(Ops tf, NFNetOutputs out, List<String> names, int k) {
+    Operand<TFloat32> logits = tf.withName("logits").identity(out.logits());
+    Operand<TFloat32> pooled = tf.withName("pooled").identity(out.pooled());
+    Operand<TFloat32> probs = tf.withName("probabilities").nn.softmax(logits);
+    TopK<TFloat32, TInt32> top = tf.withName("top_k").nn.topK(probs, tf.constant(k), new TopK.Options[0]);
+    Operand<TString> table = tf.withName("labels").array(names.toArray(new String[0]));
+    Operand<TString> topLabels = tf.withName("top_k_labels").gather(table, top.indices(), tf.constant(0));
+    return new Heads(logits, pooled, probs,
+        tf.withName("top_k_indices").identity(top.indices()),
+        tf.withName("top_k_probabilities").identity(top.values()), topLabels);
+  }
+
+  static long sizeOf(Path dir) throws IOException {
+    try (Stream<Path> s = Files.walk(dir)) {
+      return s.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+    }
+  }
+
+  static void deleteRecursively(Path p) {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(p)) {
+      s.sorted(Comparator.reverseOrder()).forEach(x -> x.toFile().delete());
+    } catch (IOException ignored) {
+      // best effort cleanup
+    }
+  }
+}

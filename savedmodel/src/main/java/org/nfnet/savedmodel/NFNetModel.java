@@ -1,0 +1,421 @@
+package org.nfnet.savedmodel;
+
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
+import org.nfnet.zoo.NFNetStructure;
+import org.nfnet.zoo.preprocess.EvalPreprocessing;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.SavedModelBundle;
+import org.tensorflow.Session;
+import org.tensorflow.SessionFunction;
+import org.tensorflow.Tensor;
+import org.tensorflow.ndarray.NdArrays;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TString;
+import org.tensorflow.types.TUint8;
+
+/**
+ * A loaded NFNet SavedModel (as written by {@link NFNetExporter}) for in-process inference.
+ *
+ * <p>Thread-safe: any number of threads may call the inference methods concurrently on the one
+ * TF session ({@code TF_SessionRun} is thread-safe); {@link #close()} waits for running calls and
+ * then frees the native graph and session. Inputs are validated on the host before anything runs:
+ * images smaller than {@link #minImageSide()} or larger than {@link #maxPixels()} and bytes that
+ * are not JPEG/PNG/GIF/BMP fail with an {@link IllegalArgumentException} naming the problem.
+ */
+public final class NFNetModel implements AutoCloseable {
+  /** Smallest accepted source image side: the network's total stride. */
+  public static final int DEFAULT_MIN_SIDE = NFNetStructure.TOTAL_STRIDE;
+  /** Largest accepted decoded image, in pixels (guards against decompression bombs). */
+  public static final long DEFAULT_MAX_PIXELS = 40_000_000L;
+
+  /** One top-k entry. */
+  public record Prediction(String label, int index, float probability) {}
+
+  /** All outputs of {@code serving_default}/{@code encoded} for a batch. */
+  public record Outputs(float[][] logits, float[][] probabilities, int[][] topKIndices,
+      float[][] topKProbabilities, String[][] topKLabels) {
+    public List<Prediction> top(int i) {
+      List<Prediction> out = new ArrayList<>();
+      for (int j = 0; j < topKIndices[i].length; j++) {
+        out.add(new Prediction(topKLabels[i][j], topKIndices[i][j], topKProbabilities[i][j]));
+      }
+      return out;
+    }
+
+    public int size() {
+      return logits.length;
+    }
+  }
+
+  private final Path dir;
+  private final SavedModelBundle bundle;
+  private final Map<String, Object> card;
+  private final int testImsize;
+  private final int numClasses;
+  private final List<String> labels;
+  private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+  private volatile boolean closed;
+  // a tiny private graph that decodes exactly like the model's in-graph decoder
+  private final Graph decodeGraph = new Graph();
+  private final Session decodeSession = new Session(decodeGraph);
+  private final Placeholder<TString> decodeIn;
+  private final Operand<TUint8> decodeOut;
+
+  private NFNetModel(Path dir, SavedModelBundle bundle, Map<String, Object> card) throws IOException {
+    this.dir = dir;
+    this.bundle = bundle;
+    this.card = card;
+    this.testImsize = ((Number) card.get("test_imsize")).intValue();
+    this.numClasses = ((Number) card.get("num_classes")).intValue();
+    Path labelFile = dir.resolve(NFNetExporter.LABELS_FILE);
+    this.labels = Files.exists(labelFile) ? Labels.load(labelFile) : Labels.generic(numClasses);
+    Ops tf = Ops.create(decodeGraph);
+    decodeIn = tf.placeholder(TString.class, Placeholder.shape(Shape.scalar()));
+    decodeOut = EvalPreprocessing.decodeRgb(tf, decodeIn);
+  }
+
+  /** Loads an export directory (tag {@code serve}). */
+  public static NFNetModel load(Path dir) throws IOException {
+    Path d = dir.toAbsolutePath().normalize();
+    if (!Files.isRegularFile(d.resolve("saved_model.pb"))) {
+      throw new IOException("not a SavedModel directory (no saved_model.pb): " + d);
+    }
+    Map<String, Object> card = ModelCard.read(d);
+    SavedModelBundle b = SavedModelBundle.load(d.toString(), NFNetExporter.TAG);
+    try {
+      return new NFNetModel(d, b, card);
+    } catch (IOException | RuntimeException e) {
+      b.close();
+      throw e;
+    }
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  public Map<String, Object> modelCard() {
+    return card;
+  }
+
+  public String variant() {
+    return String.valueOf(card.get("variant"));
+  }
+
+  public int numClasses() {
+    return numClasses;
+  }
+
+  public int testImsize() {
+    return testImsize;
+  }
+
+  public List<String> labels() {
+    return labels;
+  }
+
+  public int minImageSide() {
+    return DEFAULT_MIN_SIDE;
+  }
+
+  public long maxPixels() {
+    return DEFAULT_MAX_PIXELS;
+  }
+
+  public SavedModelBundle bundle() {
+    return bundle;
+  }
+
+  // ---------------------------------------------------------------- top-k
+
+  public List<Prediction> predict(Path image) throws IOException {
+    return predict(Files.readAllBytes(image));
+  }
+
+  public List<Prediction> predict(byte[] encoded) {
+    return predictEncoded(List.of(encoded)).top(0);
+  }
+
+  public List<Prediction> predict(BufferedImage image) {
+    return predictImages(List.of(image)).top(0);
+  }
+
+  /** Every output for a batch of encoded images (decoded in graph, any sizes and formats). */
+  public Outputs predictEncoded(List<byte[]> encoded) {
+    if (encoded.isEmpty()) {
+      throw new IllegalArgumentException("empty batch");
+    }
+    for (int i = 0; i < encoded.size(); i++) {
+      checkEncoded(encoded.get(i), encoded.size() > 1 ? "image " + i + ": " : "");
+    }
+    byte[][] arr = encoded.toArray(new byte[0][]);
+    try (TString t = TString.tensorOfBytes(NdArrays.vectorOfObjects(arr))) {
+      return heads(NFNetExporter.ENCODED, "image_bytes", t);
+    }
+  }
+
+  /** Every output for a batch of decoded images; all must have the same size. */
+  public Outputs predictImages(List<BufferedImage> images) {
+    try (TUint8 t = toTensor(images)) {
+      return predictUint8(t);
+    }
+  }
+
+  /** Every output for a uint8 [N,H,W,3] tensor (validated first). */
+  public Outputs predictUint8(TUint8 images) {
+    checkUint8Shape(images.shape());
+    return heads(NFNetExporter.SERVING_DEFAULT, "images", images);
+  }
+
+  // ---------------------------------------------------------------- logits / features
+
+  public float[][] logits(BufferedImage... images) {
+    return predictImages(List.of(images)).logits();
+  }
+
+  public float[][] logits(byte[]... encoded) {
+    return predictEncoded(List.of(encoded)).logits();
+  }
+
+  public float[][] features(BufferedImage... images) {
+    try (TUint8 t = toTensor(List.of(images))) {
+      return features(t);
+    }
+  }
+
+  /** Embeddings of encoded images, decoded exactly as the in-graph decoder does. */
+  public float[][] features(byte[]... encoded) {
+    float[][] out = new float[encoded.length][];
+    for (int i = 0; i < encoded.length; i++) {
+      checkEncoded(encoded[i], encoded.length > 1 ? "image " + i + ": " : "");
+      try (TUint8 img = decode(encoded[i]);
+          TUint8 batch = TUint8.tensorOf(Shape.of(1, img.shape().get(0), img.shape().get(1), 3))) {
+        img.copyTo(batch.get(0));
+        out[i] = features(batch)[0];
+      }
+    }
+    return out;
+  }
+
+  public float[][] features(TUint8 images) {
+    checkUint8Shape(images.shape());
+    try (Result r = call(NFNetExporter.FEATURES, Map.of("images", images))) {
+      return matrix((TFloat32) r.get("features").orElseThrow());
+    }
+  }
+
+  /** Logits of already-normalised NHWC float input (n*h*w*3 values); h, w >= 32. */
+  public float[][] logitsFromNormalized(FloatBuffer nhwc, int n, int h, int w) {
+    if (n < 1) {
+      throw new IllegalArgumentException("batch size must be >= 1, got " + n);
+    }
+    if (h < NFNetStructure.TOTAL_STRIDE || w < NFNetStructure.TOTAL_STRIDE) {
+      throw new IllegalArgumentException("normalized input " + h + "x" + w + " is too small for "
+          + variant() + ": height and width must be >= " + NFNetStructure.TOTAL_STRIDE);
+    }
+    long need = (long) n * h * w * 3;
+    if (nhwc.remaining() != need) {
+      throw new IllegalArgumentException("normalized input has " + nhwc.remaining()
+          + " values, expected " + n + "x" + h + "x" + w + "x3 = " + need);
+    }
+    try (TFloat32 t = TFloat32.tensorOf(Shape.of(n, h, w, 3), DataBuffers.of(nhwc.duplicate()));
+        Result r = call(NFNetExporter.LOGITS_FROM_NORMALIZED, Map.of("normalized", t))) {
+      return matrix((TFloat32) r.get("logits").orElseThrow());
+    }
+  }
+
+  // ---------------------------------------------------------------- validation and conversion
+
+  /** Reads only the image header: format, width and height; throws on anything unusable. */
+  public int[] checkEncoded(byte[] bytes, String what) {
+    if (bytes == null || bytes.length == 0) {
+      throw new IllegalArgumentException(what + "empty image bytes");
+    }
+    try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+      Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+      if (!readers.hasNext()) {
+        throw new IllegalArgumentException(what + "not a JPEG/PNG/GIF/BMP image (" + bytes.length
+            + " bytes, starting " + hexPrefix(bytes) + ")");
+      }
+      ImageReader r = readers.next();
+      try {
+        r.setInput(in, true, true);
+        String fmt = r.getFormatName().toLowerCase();
+        if (!(fmt.contains("jpeg") || fmt.contains("jpg") || fmt.contains("png") || fmt.contains("gif")
+            || fmt.contains("bmp"))) {
+          throw new IllegalArgumentException(what + "unsupported image format " + fmt);
+        }
+        int w = r.getWidth(0);
+        int h = r.getHeight(0);
+        checkSize(what, h, w);
+        return new int[] {h, w};
+      } finally {
+        r.dispose();
+      }
+    } catch (IOException e) {
+      throw new IllegalArgumentException(what + "unreadable image: " + e.getMessage(), e);
+    }
+  }
+
+  void checkSize(String what, long h, long w) {
+    if (h < minImageSide() || w < minImageSide()) {
+      throw new IllegalArgumentException(what + "image " + w + "x" + h + " (WxH) is too small: "
+          + variant() + " needs at least " + minImageSide() + "x" + minImageSide()
+          + " pixels (it is resized to " + (testImsize + EvalPreprocessing.CROP_PADDING)
+          + " and centre-cropped to " + testImsize + ")");
+    }
+    if (h * w > maxPixels()) {
+      throw new IllegalArgumentException(what + "image " + w + "x" + h + " has " + h * w
+          + " pixels, more than the limit of " + maxPixels());
+    }
+  }
+
+  private void checkUint8Shape(Shape s) {
+    if (s.numDimensions() != 4 || s.get(3) != 3) {
+      throw new IllegalArgumentException("images must be uint8 [N,H,W,3], got shape " + s);
+    }
+    if (s.get(0) < 1) {
+      throw new IllegalArgumentException("empty batch");
+    }
+    checkSize("", s.get(1), s.get(2));
+  }
+
+  private static String hexPrefix(byte[] b) {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < Math.min(4, b.length); i++) {
+      sb.append(String.format("%02x", b[i] & 0xff));
+    }
+    return "0x" + sb;
+  }
+
+  /** Decodes with TF's DecodeImage (channels=3), as the {@code encoded} signature does. */
+  public TUint8 decode(byte[] encoded) {
+    try (TString t = TString.tensorOfBytes(NdArrays.scalarOfObject(encoded))) {
+      return (TUint8) decodeSession.runner().feed(decodeIn, t).fetch(decodeOut).run().get(0);
+    }
+  }
+
+  /** RGB uint8 [N,H,W,3] from same-sized images (alpha dropped, grey replicated). */
+  public static TUint8 toTensor(List<BufferedImage> images) {
+    if (images.isEmpty()) {
+      throw new IllegalArgumentException("empty batch");
+    }
+    int h = images.get(0).getHeight();
+    int w = images.get(0).getWidth();
+    byte[] px = new byte[images.size() * h * w * 3];
+    int[] row = new int[w];
+    int o = 0;
+    for (BufferedImage img : images) {
+      if (img.getHeight() != h || img.getWidth() != w) {
+        throw new IllegalArgumentException("all images in a batch must have the same size: "
+            + w + "x" + h + " vs " + img.getWidth() + "x" + img.getHeight());
+      }
+      boolean grey = img.getType() == BufferedImage.TYPE_BYTE_GRAY;
+      for (int y = 0; y < h; y++) {
+        if (!grey) {
+          img.getRGB(0, y, w, 1, row, 0, w);
+        }
+        for (int x = 0; x < w; x++) {
+          int v = grey ? img.getRaster().getSample(x, y, 0) * 0x010101 : row[x];
+          px[o++] = (byte) (v >> 16);
+          px[o++] = (byte) (v >> 8);
+          px[o++] = (byte) v;
+        }
+      }
+    }
+    return TUint8.tensorOf(Shape.of(images.size(), h, w, 3), DataBuffers.of(px, true, false));
+  }
+
+  // ---------------------------------------------------------------- running
+
+  private Result call(String signature, Map<String, Tensor> args) {
+    lock.readLock().lock();
+    try {
+      if (closed) {
+        throw new IllegalStateException("model " + dir + " is closed");
+      }
+      SessionFunction f = bundle.function(signature);
+      return f.call(args);
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+
+  private Outputs heads(String signature, String input, Tensor t) {
+    try (Result r = call(signature, Map.of(input, t))) {
+      float[][] logits = matrix((TFloat32) r.get("logits").orElseThrow());
+      float[][] probs = matrix((TFloat32) r.get("probabilities").orElseThrow());
+      TInt32 idx = (TInt32) r.get("top_k_indices").orElseThrow();
+      TFloat32 tp = (TFloat32) r.get("top_k_probabilities").orElseThrow();
+      TString tl = (TString) r.get("top_k_labels").orElseThrow();
+      int n = (int) idx.shape().get(0);
+      int k = (int) idx.shape().get(1);
+      int[][] ii = new int[n][k];
+      float[][] pp = new float[n][k];
+      String[][] ll = new String[n][k];
+      for (int i = 0; i < n; i++) {
+        for (int j = 0; j < k; j++) {
+          ii[i][j] = idx.getInt(i, j);
+          pp[i][j] = tp.getFloat(i, j);
+          ll[i][j] = tl.getObject(i, j);
+        }
+      }
+      return new Outputs(logits, probs, ii, pp, ll);
+    }
+  }
+
+  static float[][] matrix(TFloat32 t) {
+    int n = (int) t.shape().get(0);
+    int c = (int) t.shape().get(1);
+    float[][] out = new float[n][c];
+    for (int i = 0; i < n; i++) {
+      t.get(i).copyTo(DataBuffers.of(out[i], false, false));
+    }
+    return out;
+  }
+
+  public Map<String, Object> status() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("variant", variant());
+    m.put("num_classes", numClasses);
+    m.put("test_imsize", testImsize);
+    return m;
+  }
+
+  @Override
+  public void close() {
+    lock.writeLock().lock();
+    try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      bundle.close();
+      decodeSession.close();
+      decodeGraph.close();
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+}
