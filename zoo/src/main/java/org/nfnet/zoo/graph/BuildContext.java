@@ -13,13 +13,16 @@ final class BuildContext {
   final Ops tf;
   final NFNetConfig config;
   final ForwardOptions options;
+  final Precision precision;
   private final ParameterSource params;
   private final ModuleScopes scopes;
   /** Every parameter requested, in order: lets tests check it against NFNetStructure. */
   final List<ParameterSpec> requested = new ArrayList<>();
 
-  BuildContext(Ops tf, NFNetConfig config, ParameterSource params, ForwardOptions options) {
+  BuildContext(Ops tf, NFNetConfig config, ParameterSource params, ForwardOptions options,
+      Precision precision) {
     this.tf = tf;
+    this.precision = precision;
     this.config = config;
     this.params = params;
     this.options = options;

@@ -28,7 +28,7 @@ final class NFBlock {
     String m = b.module();
     Ops tf = ctx.scope(m);
     Activation act = ctx.config.activation();
-    Operand<TFloat32> out = tf.math.mul(Activations.apply(tf, act, x), tf.constant((float) b.beta()));
+    Operand<TFloat32> out = Activations.apply(tf, act, x, b.beta());
 
     Operand<TFloat32> shortcut = x;
     if (b.stride() > 1) {
@@ -59,7 +59,8 @@ final class NFBlock {
           StochasticDepth.subSeed(tf, ctx.options.seed(), b.index() + 1L));
     }
     Operand<TFloat32> skipGain = ctx.param(m, "skip_gain", new long[0], ParameterInit.ZEROS);
-    out = tf.math.mul(out, skipGain);
-    return tf.math.add(tf.math.mul(out, tf.constant((float) ctx.config.alpha())), shortcut);
+    // (r * skip_gain) * alpha as one full-tensor multiply by the scalar skip_gain * alpha.
+    out = tf.math.mul(out, tf.math.mul(skipGain, tf.constant((float) ctx.config.alpha())));
+    return tf.math.add(out, shortcut);
   }
 }

@@ -22,9 +22,19 @@ import org.tensorflow.types.TFloat32;
  */
 public final class NFNet {
   private final NFNetConfig config;
+  private final Precision precision;
 
   public NFNet(NFNetConfig config) {
+    this(config, Precision.FLOAT32);
+  }
+
+  public NFNet(NFNetConfig config, Precision precision) {
     this.config = config;
+    this.precision = precision;
+  }
+
+  public Precision precision() {
+    return precision;
   }
 
   public NFNetConfig config() {
@@ -41,7 +51,7 @@ public final class NFNet {
   public Trace buildWithTrace(Ops tf, Operand<TFloat32> images, ParameterSource params,
       ForwardOptions options) {
     checkStaticInput(images);
-    BuildContext ctx = new BuildContext(tf, config, params, options);
+    BuildContext ctx = new BuildContext(tf, config, params, options, precision);
     Ops root = ctx.scope(ParameterNames.ROOT);
     Operand<TFloat32> out = images;
     int ch = 3;

@@ -3,6 +3,7 @@ package org.nfnet.zoo.graph;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -39,8 +40,16 @@ public final class WSConv2D {
       kernelHat = standardize(tf, w, gain, (long) kernel * kernel * inChannelsPerGroup);
     }
     Operand<TFloat32> bias = ctx.param(module, "bias", new long[] {outChannels}, ParameterInit.ZEROS);
-    Operand<TFloat32> y = tf.nn.conv2d(x, kernelHat, List.of(1L, (long) stride, (long) stride, 1L), "SAME");
-    return tf.nn.biasAdd(y, bias);
+    List<Long> strides = List.of(1L, (long) stride, (long) stride, 1L);
+    if (ctx.precision == Precision.BFLOAT16) {
+      // Conv + bias in bf16 so oneDNN fuses them; the result is bf16-accurate either way.
+      Operand<TBfloat16> y = tf.nn.biasAdd(
+          tf.nn.conv2d(tf.dtypes.cast(x, TBfloat16.class), tf.dtypes.cast(kernelHat, TBfloat16.class),
+              strides, "SAME"),
+          tf.dtypes.cast(bias, TBfloat16.class));
+      return tf.dtypes.cast(y, TFloat32.class);
+    }
+    return tf.nn.biasAdd(tf.nn.conv2d(x, kernelHat, strides, "SAME"), bias);
   }
 
   /**
