@@ -82,7 +82,7 @@ public final class WeightValidator {
       buf.clear();
       a.copyAsFloat32(buf);
       buf.flip();
-      NonFiniteScan.Result r = NonFiniteScan.scan(buf.asFloatBuffer());
+      NonFiniteScan.Result r = NonFiniteScan.scan(buf);
       if (!r.clean()) {
         errors.add("parameter " + a.haikuKey() + " contains " + r.nanCount() + " NaN and "
             + r.infCount() + " infinite value(s) (first at flat index " + r.firstIndex() + ")");

@@ -18,8 +18,16 @@ final class PickleWriter implements AutoCloseable {
   private final FileChannel ch;
   private final ByteBuffer buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
 
-  /** One array to write in the release format. */
-  record Arr(long[] shape, String dtypeCode, String order, byte[] data, long holeBytes) {
+  /** One array to write in the release format; latin1 = protocol-2 style _codecs.encode payload. */
+  record Arr(long[] shape, String dtypeCode, String order, byte[] data, long holeBytes, boolean latin1) {
+    Arr(long[] shape, String dtypeCode, String order, byte[] data, long holeBytes) {
+      this(shape, dtypeCode, order, data, holeBytes, false);
+    }
+
+    Arr asLatin1() {
+      return new Arr(shape, dtypeCode, order, data, holeBytes, true);
+    }
+
     static Arr f32(long[] shape, float... values) {
       ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
       for (float v : values) {
@@ -102,6 +110,21 @@ final class PickleWriter implements AutoCloseable {
     return raw(data);
   }
 
+  /** Protocol 2's bytes: _codecs.encode(BINUNICODE text, 'latin1'). */
+  PickleWriter latin1(byte[] data) {
+    global("_codecs", "encode");
+    char[] cs = new char[data.length];
+    for (int i = 0; i < cs.length; i++) {
+      cs[i] = (char) (data[i] & 0xFF);
+    }
+    byte[] utf8 = new String(cs).getBytes(StandardCharsets.UTF_8);
+    op('X');
+    room(4);
+    buf.putInt(utf8.length);
+    raw(utf8);
+    return str("latin1").op(0x86, 'R');
+  }
+
   PickleWriter binbytes8Hole(long len) throws IOException {
     op(0x8e);
     room(8);
@@ -131,7 +154,9 @@ final class PickleWriter implements AutoCloseable {
     global("numpy", "dtype").str(a.dtypeCode()).op(0x89, 0x88, 0x87, 'R');
     op('(').integer(3).str(a.order()).op('N', 'N', 'N').integer(-1).integer(-1).integer(0).op('t', 'b');
     op(0x89);
-    if (a.data() != null) {
+    if (a.latin1()) {
+      latin1(a.data());
+    } else if (a.data() != null) {
       bytes(a.data());
     } else {
       binbytes8Hole(a.holeBytes());
