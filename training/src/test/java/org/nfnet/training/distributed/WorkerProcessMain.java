@@ -35,6 +35,7 @@ public final class WorkerProcessMain {
         case "allreduce" -> allReduce(server);
         case "fail" -> failAfterPeerDeath(server, Float.parseFloat(args[3]));
         case "sgd" -> DataParallelSgd.runWorker(server, Integer.parseInt(args[3]));
+        case "idle" -> idle();
         default -> throw new IllegalArgumentException(mode);
       }
     } catch (Throwable t) {
@@ -46,6 +47,13 @@ public final class WorkerProcessMain {
     System.out.flush();
     // The TF server cannot be stopped; exiting the process is the shutdown.
     Runtime.getRuntime().halt(code);
+  }
+
+  /** Serves (the server is up) but never runs a step: a stuck peer. */
+  private static void idle() throws InterruptedException {
+    System.out.println("STEPPING");
+    System.out.flush();
+    Thread.sleep(120_000);
   }
 
   /** Task t contributes g_k = (t + 1) * (k + 1) (+ 0.5 k for the second tensor). */
@@ -114,8 +122,9 @@ public final class WorkerProcessMain {
             }
             Thread.sleep(20);
           }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException raw) {
           long ms = (System.nanoTime() - stepStart) / 1_000_000;
+          RuntimeException e = PeerFailureException.classify(c, raw);
           System.out.println("FAILED step=" + step + " ms=" + ms + " type="
               + e.getClass().getSimpleName() + " msg="
               + String.valueOf(e.getMessage()).replace('\n', ' '));
