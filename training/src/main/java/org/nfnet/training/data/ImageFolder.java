@@ -32,7 +32,8 @@ import org.tensorflow.types.TUint8;
  *
  * <p>Training: decode, Inception-style distorted crop, random flip, bicubic resize (DeepMind), then
  * RandAugment / normalisation / MixUp / CutMix on the batch. Evaluation: DeepMind's {@code
- * resize_crop_32} (bicubic resize to (S+32)^2, centre crop S^2) and normalisation.
+ * resize_crop_32} (bicubic resize to (S+32)^2, centre crop S^2) and normalisation, using the zoo's
+ * {@code org.nfnet.zoo.preprocess.EvalPreprocessing} per image.
  */
 public final class ImageFolder implements Dataset {
   private static final System.Logger LOG = System.getLogger(ImageFolder.class.getName());
@@ -131,7 +132,7 @@ public final class ImageFolder implements Dataset {
       Operand<TFloat32> out = training
           ? Preprocess.trainCrop(ftf, image, size,
               new Rng(ftf, Rng.mix(seed ^ 0x51ED), Preprocess.scalarIndex(in.get(2))))
-          : Preprocess.evalResizeCrop(ftf, image, size);
+          : Preprocess.evalResizeCropNormalize(ftf, image, size);
       return List.of(out, in.get(1));
     }, options.parallelCalls(), true).ignoreErrors();
     p = p.batch(batchSize, training).withIndex();
@@ -141,7 +142,7 @@ public final class ImageFolder implements Dataset {
       @SuppressWarnings("unchecked") Operand<TFloat32> x = (Operand<TFloat32>) in.get(0);
       @SuppressWarnings("unchecked") Operand<TInt32> y = (Operand<TInt32>) in.get(1);
       Rng rng = new Rng(ftf, seed, Preprocess.scalarIndex(in.get(2)));
-      return Preprocess.batchTail(ftf, x, y, classes, training, aug, rng);
+      return Preprocess.batchTail(ftf, x, y, classes, training, aug, rng, !training);
     }, 1, true);
     if (options.prefetch() > 0) p = p.prefetch(options.prefetch());
     return Datasets.toBatch(p.iterate());

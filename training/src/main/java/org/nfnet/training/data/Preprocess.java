@@ -1,6 +1,7 @@
 package org.nfnet.training.data;
 
 import java.util.List;
+import org.nfnet.zoo.preprocess.EvalPreprocessing;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.image.CropAndResize;
@@ -17,9 +18,9 @@ import org.tensorflow.types.TUint8;
 /** In-graph preprocessing ops shared by the data sources (DeepMind NFNet conventions). */
 public final class Preprocess {
   /** DeepMind's ImageNet normalisation, in 0..255 pixel units. */
-  public static final float[] MEAN_RGB = {0.485f * 255, 0.456f * 255, 0.406f * 255};
+  public static final float[] MEAN_RGB = EvalPreprocessing.MEAN_RGB;
 
-  public static final float[] STDDEV_RGB = {0.229f * 255, 0.224f * 255, 0.225f * 255};
+  public static final float[] STDDEV_RGB = EvalPreprocessing.STDDEV_RGB;
 
   /** Largest random shift (pixels, at 28 px) of the Fashion-MNIST training crop/pad. */
   static final int MNIST_MAX_SHIFT = 3;
@@ -81,18 +82,13 @@ public final class Preprocess {
   }
 
   /**
-   * DeepMind's eval preprocessing {@code resize_crop_32} on one decoded image: bicubic resize
-   * (squashing the aspect ratio) to (size+32)^2, centre crop size^2, float 0..255 (not clamped).
+   * DeepMind's eval preprocessing {@code resize_crop_32} on one decoded image, via the zoo's {@link
+   * EvalPreprocessing} (bicubic resize squashing the aspect ratio to (size+32)^2, centre crop
+   * size^2, normalisation; not clamped): uint8 [H, W, 3] -> normalised float [size, size, 3].
    */
-  static Operand<TFloat32> evalResizeCrop(Ops tf, Operand<TUint8> image, int size) {
-    int scale = size + 32;
-    int offset = ((scale - size) + 1) / 2;
-    Operand<TFloat32> resized = tf.image.resizeBicubic(
-        tf.expandDims(tf.dtypes.cast(image, TFloat32.class), tf.constant(0)),
-        tf.constant(new int[] {scale, scale}), ResizeBicubic.halfPixelCenters(true));
-    Operand<TFloat32> crop = tf.slice(resized, tf.constant(new int[] {0, offset, offset, 0}),
-        tf.constant(new int[] {1, size, size, 3}));
-    return tf.reshape(crop, tf.constant(new int[] {size, size, 3}));
+  static Operand<TFloat32> evalResizeCropNormalize(Ops tf, Operand<TUint8> image, int size) {
+    Operand<TFloat32> out = new EvalPreprocessing(size).apply(tf, tf.expandDims(image, tf.constant(0)));
+    return tf.reshape(out, tf.constant(new int[] {size, size, 3}));
   }
 
   /**
@@ -138,17 +134,25 @@ public final class Preprocess {
   }
 
   /**
-   * Common batch tail: training applies RandAugment (0..255), normalisation, one-hot targets and
+   * Common batch tail (images in 0..255): training applies RandAugment (0..255), normalisation, one-hot targets and
    * MixUp/CutMix; evaluation only normalises and one-hots. Returns {images, labels, targets}.
    */
   static List<org.tensorflow.Operand<?>> batchTail(
       Ops tf, Operand<TFloat32> images, Operand<TInt32> labels, int numClasses, boolean training,
       Augment augment, Rng rng) {
+    return batchTail(tf, images, labels, numClasses, training, augment, rng, false);
+  }
+
+  /** As above; {@code normalized}: the images are already normalised (eval of image folders). */
+  static List<org.tensorflow.Operand<?>> batchTail(
+      Ops tf, Operand<TFloat32> images, Operand<TInt32> labels, int numClasses, boolean training,
+      Augment augment, Rng rng, boolean normalized) {
     Operand<TFloat32> x = images;
     if (training && augment.randAugment() != null) {
+      if (normalized) throw new IllegalStateException("RandAugment needs 0..255 images");
       x = RandAugment.apply(tf, x, augment.randAugment(), rng.fork(1));
     }
-    x = normalize(tf, x);
+    if (!normalized) x = normalize(tf, x);
     Operand<TFloat32> targets =
         tf.oneHot(labels, tf.constant(numClasses), tf.constant(1f), tf.constant(0f));
     Operand<TInt32> outLabels = labels;

@@ -53,12 +53,19 @@ public final class RandAugment {
     int[] lm = parseLevel(level);
     Operand<TFloat32> x = images;
     for (int layer = 0; layer < lm[0]; layer++) {
-      x = layer(tf, x, lm[1], rng.fork(100 + layer));
+      x = layer(tf, x, lm[1], rng.fork(100 + layer), -1);
     }
     return x;
   }
 
-  private static Operand<TFloat32> layer(Ops tf, Operand<TFloat32> x, int magnitude, Rng rng) {
+  /** Applies op {@code OPS.get(op)} to every image (for tests and visual checks). */
+  static Operand<TFloat32> applyOp(Ops tf, Operand<TFloat32> images, int op, int magnitude, long seed) {
+    return layer(tf, images, magnitude, new Rng(tf, seed, tf.constant(0L)), op);
+  }
+
+  /** One RandAugment round; {@code forcedOp >= 0} applies that op to every image. */
+  private static Operand<TFloat32> layer(Ops tf, Operand<TFloat32> x, int magnitude, Rng rng,
+      int forcedOp) {
     float m = magnitude / 10f;
     Operand<TInt32> shape = tf.shape(x);
     Operand<TInt32> n1 = tf.slice(shape, tf.constant(new int[] {0}), tf.constant(new int[] {1}));
@@ -68,7 +75,8 @@ public final class RandAugment {
     Operand<TInt32> op = rng.uniformInt(n1, 0, OPS.size());
     Operand<TFloat32> prob = rng.uniform(n1, 0.2f, 0.8f);
     Operand<TFloat32> coin = rng.uniform(n1, 0f, 1f);
-    Operand<TInt32> sel = tf.select(tf.math.less(coin, prob), op, tf.fill(n1, tf.constant(-1)));
+    Operand<TInt32> sel = forcedOp >= 0 ? tf.fill(n1, tf.constant(forcedOp))
+        : tf.select(tf.math.less(coin, prob), op, tf.fill(n1, tf.constant(-1)));
     Operand<TFloat32> sign = tf.math.sub(
         tf.math.mul(tf.dtypes.cast(tf.math.less(rng.uniform(n1, 0f, 1f), tf.constant(0.5f)),
             TFloat32.class), tf.constant(2f)), tf.constant(1f));

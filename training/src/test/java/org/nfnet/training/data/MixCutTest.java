@@ -1,0 +1,96 @@
+package org.nfnet.training.data;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Session;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+
+class MixCutTest {
+  static final int N = 6, H = 8, W = 10;
+
+  /** Image i is constant 10*i, its target is one-hot i. */
+  static Operand<TFloat32> images(Ops tf) {
+    float[][][][] x = new float[N][H][W][3];
+    for (int i = 0; i < N; i++)
+      for (float[][] row : x[i]) for (float[] px : row) java.util.Arrays.fill(px, 10f * i);
+    return tf.constant(x);
+  }
+
+  static Operand<TFloat32> targets(Ops tf) {
+    float[][] t = new float[N][N];
+    for (int i = 0; i < N; i++) t[i][i] = 1f;
+    return tf.constant(t);
+  }
+
+  @Test
+  void mixupMixesImagesAndTargetsWithTheSameRatio() {
+    try (Graph g = new Graph(); Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      int seeds = 200;
+      List<MixCut.Mixed> ms = new ArrayList<>();
+      for (int k = 0; k < seeds; k++) ms.add(MixCut.mixup(tf, images(tf), targets(tf), 0.2f, k));
+      double sumR = 0;
+      int middle = 0;
+      float[] allImg = Fetch.eval(s, tf.stack(ms.stream().map(MixCut.Mixed::images).toList()));
+      float[] allT = Fetch.eval(s, tf.stack(ms.stream().map(MixCut.Mixed::targets).toList()));
+      for (int k = 0; k < seeds; k++) {
+        float[] img = java.util.Arrays.copyOfRange(allImg, k * N * H * W * 3, (k + 1) * N * H * W * 3);
+        float[] t = java.util.Arrays.copyOfRange(allT, k * N * N, (k + 1) * N * N);
+        float r = t[0]; // weight of image 0's own class
+        for (int i = 0; i < N; i++) {
+          int partner = N - 1 - i;
+          double rowSum = 0;
+          for (int c = 0; c < N; c++) rowSum += t[i * N + c];
+          assertEquals(1.0, rowSum, 1e-5);
+          assertEquals(r, t[i * N + i], 1e-6);
+          assertEquals(1 - r, t[i * N + partner], 1e-6);
+          float expected = r * 10 * i + (1 - r) * 10 * partner;
+          int base = i * H * W * 3;
+          assertEquals(expected, img[base], 1e-3);
+          assertEquals(expected, img[base + H * W * 3 - 1], 1e-3);
+        }
+        sumR += r;
+        if (r > 0.1 && r < 0.9) middle++;
+      }
+      double mean = sumR / seeds;
+      assertTrue(mean > 0.4 && mean < 0.6, "Beta(0.2,0.2) mean ~0.5, got " + mean);
+      assertTrue(middle < 0.65 * seeds, "Beta(0.2,0.2) is U-shaped: " + middle + " in (0.1,0.9)");
+    }
+  }
+
+  @Test
+  void cutmixTargetsMatchThePastedArea() {
+    try (Graph g = new Graph(); Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      List<MixCut.Mixed> ms = new ArrayList<>();
+      for (int k = 0; k < 20; k++) ms.add(MixCut.cutmix(tf, images(tf), targets(tf), 1000 + k));
+      boolean sawPartial = false;
+      float[] allImg = Fetch.eval(s, tf.stack(ms.stream().map(MixCut.Mixed::images).toList()));
+      float[] allT = Fetch.eval(s, tf.stack(ms.stream().map(MixCut.Mixed::targets).toList()));
+      for (int k = 0; k < ms.size(); k++) {
+        float[] img = java.util.Arrays.copyOfRange(allImg, k * N * H * W * 3, (k + 1) * N * H * W * 3);
+        float[] t = java.util.Arrays.copyOfRange(allT, k * N * N, (k + 1) * N * N);
+        for (int i = 0; i < N; i++) {
+          int partner = N - 1 - i;
+          int fromPartner = 0;
+          for (int p = 0; p < H * W; p++) {
+            float v = img[(i * H * W + p) * 3];
+            if (v == 10f * partner) fromPartner++;
+            else assertEquals(10f * i, v, "pixel comes from one of the two images");
+          }
+          double pasted = fromPartner / (double) (H * W);
+          assertEquals(pasted, t[i * N + partner], 1e-6);
+          assertEquals(1 - pasted, t[i * N + i], 1e-6);
+          if (pasted > 0 && pasted < 1) sawPartial = true;
+        }
+      }
+      assertTrue(sawPartial);
+    }
+  }
+}
