@@ -31,7 +31,7 @@ public final class CollectiveAllReduce {
   public static final class Options {
     private float timeoutSeconds;
     private String communicationHint = "auto";
-    private boolean packed;
+    private long packBelow;
 
     /** Defaults: no timeout, hint "auto", one collective per tensor. */
     public static Options defaults() {
@@ -59,12 +59,35 @@ public final class CollectiveAllReduce {
     }
 
     /**
-     * Concatenates all (flattened) tensors into one and launches a single collective, then
-     * splits the result back: fewer launches for many small gradients, one extra copy each way.
+     * {@code true}: concatenates all (flattened) tensors into one and launches a single
+     * collective, then splits the result back. Same as {@code packSmallerThan(Long.MAX_VALUE)}.
      */
     public Options packed(boolean packed) {
-      this.packed = packed;
+      this.packBelow = packed ? Long.MAX_VALUE : 0;
       return this;
+    }
+
+    /**
+     * Packs only the tensors whose static element count is known and below {@code elements}
+     * into one collective; larger ones (or of unknown shape) get their own. Measured on 2 CPU
+     * processes: 300 x 1000 floats take ~9 ms packed vs ~195 ms as 300 collectives, while packing
+     * 71.5M floats is ~4x slower than 300 separate collectives (the concat/split copies cost more
+     * than they save). A threshold around 1M elements suits NFNets.
+     */
+    public Options packSmallerThan(long elements) {
+      this.packBelow = Math.max(0, elements);
+      return this;
+    }
+
+    boolean packs(Operand<?> t) {
+      if (packBelow == 0) {
+        return false;
+      }
+      if (packBelow == Long.MAX_VALUE) {
+        return true;
+      }
+      org.tensorflow.ndarray.Shape shape = t.shape();
+      return !shape.isUnknown() && !shape.hasUnknownDimension() && shape.size() < packBelow;
     }
 
     public float timeoutSeconds() {
@@ -75,8 +98,9 @@ public final class CollectiveAllReduce {
       return communicationHint;
     }
 
-    public boolean packed() {
-      return packed;
+    /** Tensors with fewer elements than this are packed (0: none). */
+    public long packBelow() {
+      return packBelow;
     }
   }
 
@@ -90,8 +114,9 @@ public final class CollectiveAllReduce {
 
   /**
    * Element-wise sum over the {@code groupSize} participants of each tensor. Uses instance keys
-   * {@code instanceKeyBase .. instanceKeyBase + grads.size() - 1} (only {@code instanceKeyBase}
-   * when packed).
+   * in {@code [instanceKeyBase, instanceKeyBase + grads.size()]} (the last one for the packed
+   * tensor), so successive calls in one graph need bases at least {@code grads.size() + 1}
+   * apart.
    */
   public static List<Operand<TFloat32>> sum(
       Ops tf,
@@ -131,33 +156,44 @@ public final class CollectiveAllReduce {
     }
     Ops scoped = tf.withSubScope("all_reduce_" + groupKey + "_" + instanceKeyBase);
     List<Operand<TFloat32>> out = new ArrayList<>(grads.size());
-    if (!options.packed() || grads.size() == 1) {
-      for (int i = 0; i < grads.size(); i++) {
-        out.add(
-            reduce(scoped, grads.get(i), groupSize, groupKey, instanceKeyBase + i, mergeOp,
-                finalOp, options));
+    List<Integer> small = new ArrayList<>();
+    for (int i = 0; i < grads.size(); i++) {
+      out.add(null);
+      if (options.packs(grads.get(i))) {
+        small.add(i);
       }
+    }
+    if (small.size() < 2) {
+      small.clear();
+    }
+    for (int i = 0; i < grads.size(); i++) {
+      if (!small.contains(i)) {
+        out.set(i, reduce(scoped, grads.get(i), groupSize, groupKey, instanceKeyBase + i, mergeOp,
+            finalOp, options));
+      }
+    }
+    if (small.isEmpty()) {
       return out;
     }
-    List<Operand<TFloat32>> flat = new ArrayList<>(grads.size());
-    List<Operand<TInt32>> shapes = new ArrayList<>(grads.size());
-    List<Operand<TInt32>> sizes = new ArrayList<>(grads.size());
-    Operand<TInt32> minusOne = scoped.constant(new int[] {-1});
-    for (Operand<TFloat32> g : grads) {
-      flat.add(scoped.reshape(g, minusOne));
-      shapes.add(scoped.shape(g));
-      sizes.add(scoped.size(g));
+    Ops packScope = scoped.withSubScope("packed");
+    List<Operand<TFloat32>> flat = new ArrayList<>(small.size());
+    List<Operand<TInt32>> shapes = new ArrayList<>(small.size());
+    List<Operand<TInt32>> sizes = new ArrayList<>(small.size());
+    Operand<TInt32> minusOne = packScope.constant(new int[] {-1});
+    for (int i : small) {
+      Operand<TFloat32> g = grads.get(i);
+      flat.add(packScope.reshape(g, minusOne));
+      shapes.add(packScope.shape(g));
+      sizes.add(packScope.reshape(packScope.size(g), minusOne));
     }
-    Operand<TFloat32> packed = scoped.concat(flat, scoped.constant(0));
-    Operand<TFloat32> reduced =
-        reduce(scoped, packed, groupSize, groupKey, instanceKeyBase, mergeOp, finalOp, options);
-    Operand<TInt32> splitSizes = scoped.concat(
-        sizes.stream().<Operand<TInt32>>map(s -> scoped.reshape(s, minusOne)).toList(),
-        scoped.constant(0));
+    Operand<TFloat32> packed = packScope.concat(flat, packScope.constant(0));
+    Operand<TFloat32> reduced = reduce(packScope, packed, groupSize, groupKey,
+        instanceKeyBase + grads.size(), mergeOp, finalOp, options);
+    Operand<TInt32> splitSizes = packScope.concat(sizes, packScope.constant(0));
     List<Output<TFloat32>> parts =
-        scoped.splitV(reduced, splitSizes, scoped.constant(0), (long) grads.size()).output();
-    for (int i = 0; i < grads.size(); i++) {
-      out.add(scoped.reshape(parts.get(i), shapes.get(i)));
+        packScope.splitV(reduced, splitSizes, packScope.constant(0), (long) small.size()).output();
+    for (int k = 0; k < small.size(); k++) {
+      out.set(small.get(k), packScope.reshape(parts.get(k), shapes.get(k)));
     }
     return out;
   }
