@@ -82,33 +82,61 @@ public final class VariableParameters implements ParameterSource {
     return tf.withControlDependencies(assigns).withName("init_parameters").noOp();
   }
 
+  /** Host values fed per {@link #load} run: large enough to need few runs, small enough for RAM. */
+  public static final long LOAD_CHUNK_BYTES = 256L << 20;
+
   /**
-   * Assigns values from the host, one parameter at a time so that at most one extra copy of a
-   * single parameter is alive besides the variables themselves.
+   * Assigns values from the host. Parameters are fed in chunks of about {@link #LOAD_CHUNK_BYTES}
+   * per {@code Session.run}: every distinct run signature makes TF build and optimise a new
+   * executor (tens of ms each), so one run per parameter made loading F6 (600 arrays) slow, while
+   * one run for everything would need a second full copy of the model in host memory.
    *
-   * @param values haikuKey -> tensor of the parameter's shape; the tensor is closed after use
+   * @param values haikuKey -> tensor of the parameter's shape; every tensor is closed after use
    * @param only the keys to load (e.g. all but a replaced classifier), or null for all
    */
   public void load(Session session, Function<ParameterSpec, TFloat32> values,
       java.util.Set<String> only) {
-    Ops tf = Ops.create(session.graph());
+    List<Entry> chunk = new ArrayList<>();
+    long bytes = 0;
     for (Entry e : entries.values()) {
       if (only != null && !only.contains(e.spec().haikuKey())) {
         continue;
       }
-      Loader l = loaders.computeIfAbsent(e.spec().haikuKey(), k -> {
-        Ops s = e.scope();
-        Placeholder<TFloat32> p = s.withName(e.spec().name() + "_value")
-            .placeholder(TFloat32.class, Placeholder.shape(Shape.of(e.spec().shape())));
-        return new Loader(p, s.withName(e.spec().name() + "_load").assign(e.variable(), p));
-      });
-      try (TFloat32 t = values.apply(e.spec())) {
-        if (!t.shape().equals(Shape.of(e.spec().shape()))) {
+      chunk.add(e);
+      bytes += e.spec().size() * Float.BYTES;
+      if (bytes >= LOAD_CHUNK_BYTES) {
+        loadChunk(session, values, chunk);
+        chunk.clear();
+        bytes = 0;
+      }
+    }
+    if (!chunk.isEmpty()) {
+      loadChunk(session, values, chunk);
+    }
+  }
+
+  private void loadChunk(Session session, Function<ParameterSpec, TFloat32> values, List<Entry> chunk) {
+    List<TFloat32> fed = new ArrayList<>(chunk.size());
+    try {
+      Session.Runner runner = session.runner();
+      for (Entry e : chunk) {
+        Loader l = loaders.computeIfAbsent(e.spec().haikuKey(), k -> {
+          Ops s = e.scope();
+          Placeholder<TFloat32> p = s.withName(e.spec().name() + "_value")
+              .placeholder(TFloat32.class, Placeholder.shape(Shape.of(e.spec().shape())));
+          return new Loader(p, s.withName(e.spec().name() + "_load").assign(e.variable(), p));
+        });
+        TFloat32 t = values.apply(e.spec());
+        fed.add(t);
+        if (!java.util.Arrays.equals(t.shape().asArray(), e.spec().shape())) {
           throw new IllegalArgumentException("value for " + e.spec().haikuKey() + " has shape "
               + t.shape() + ", expected " + e.spec().shapeString());
         }
-        session.runner().feed(l.value(), t).addTarget(l.assign()).run();
+        runner.feed(l.value(), t).addTarget(l.assign());
       }
+      runner.run();
+    } finally {
+      fed.forEach(TFloat32::close);
     }
   }
 }
