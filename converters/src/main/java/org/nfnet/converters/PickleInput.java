@@ -24,7 +24,12 @@ final class PickleInput {
   private long pos = 0;
   /** Offset of the opcode being executed, for error messages. */
   long opcodeOffset;
-  String opcodeName = "";
+  /** The opcode being executed (-1 before it is read); its name is only looked up for errors. */
+  int opcode = -1;
+
+  String opcodeName() {
+    return opcode < 0 ? "the next opcode" : Opcodes.name(opcode);
+  }
 
   PickleInput(FileChannel channel, Path file) throws IOException {
     this.channel = channel;
@@ -48,7 +53,7 @@ final class PickleInput {
   /** Fails unless {@code n} more bytes exist. */
   void require(long n) {
     if (n < 0 || n > size - pos) {
-      throw new WeightFileException(file, opcodeOffset, "file is truncated: " + opcodeName
+      throw new WeightFileException(file, opcodeOffset, "file is truncated: " + opcodeName()
           + " needs " + (n < 0 ? "a negative number of" : String.valueOf(n)) + " bytes at offset "
           + pos + " but the file ends at offset " + size);
     }
@@ -152,7 +157,7 @@ final class PickleInput {
         return sb.toString();
       }
       if (sb.length() >= max) {
-        throw new WeightFileException(file, opcodeOffset, opcodeName + " argument is longer than "
+        throw new WeightFileException(file, opcodeOffset, opcodeName() + " argument is longer than "
             + max + " bytes");
       }
       sb.append((char) b);

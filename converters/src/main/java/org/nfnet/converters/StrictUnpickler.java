@@ -39,6 +39,13 @@ final class StrictUnpickler {
   /** Haiku trees nest 2-3 levels, ndarray state 3; anything deeper is not a weight file. */
   static final int MAX_NESTING = 32;
   private static final int MAX_STACK = 1 << 20;
+  /**
+   * Budgets that keep a hostile file from exhausting the heap with tiny opcodes (a 2-byte APPEND
+   * or a 5-byte LONG_BINPUT each cost tens of heap bytes). An F7+ pickle (about 1,500 arrays)
+   * needs a few tens of thousands of each.
+   */
+  private static final int MAX_MEMO = 1 << 20;
+  private static final long MAX_CONTAINER_ITEMS = 1 << 22;
   /** Strings longer than this are kept as file positions (they can only be protocol-2 bytes). */
   private static final int MAX_HEAP_STRING = 1 << 16;
   private static final int SMALL_BYTES = 256;
@@ -51,6 +58,7 @@ final class StrictUnpickler {
   private final Map<Long, Object> memo = new HashMap<>();
   private final Map<String, Integer> globalCounts = new LinkedHashMap<>();
   private int protocol = -1;
+  private long containerItems = 0;
   private long frameEnd = -1;
 
   StrictUnpickler(FileChannel channel, Path file) throws IOException {
@@ -72,12 +80,12 @@ final class StrictUnpickler {
     while (true) {
       long at = in.position();
       in.opcodeOffset = at;
-      in.opcodeName = "the next opcode";
+      in.opcode = -1;
       if (in.atEnd()) {
         throw error(at, "file is truncated: it ends at offset " + at + " before the pickle's STOP opcode");
       }
       int op = in.u8();
-      in.opcodeName = Opcodes.name(op);
+      in.opcode = op;
       if (at == 0 && op != Opcodes.PROTO) {
         throw error(at, "not a protocol 2-5 pickle: first byte is " + Opcodes.hex(op)
             + " instead of PROTO (0x80)");
@@ -310,6 +318,7 @@ final class StrictUnpickler {
   }
 
   private PyTuple tuple(List<Object> items, long at) {
+    countItems(items.size(), at);
     int depth = 1;
     for (Object o : items) {
       depth = Math.max(depth, PyValues.depthOf(o) + 1);
@@ -319,6 +328,7 @@ final class StrictUnpickler {
   }
 
   private void append(PyList l, Object v, long at) {
+    countItems(1, at);
     l.depth = Math.max(l.depth, PyValues.depthOf(v) + 1);
     checkDepth(l.depth, at);
     l.items.add(v);
@@ -328,6 +338,7 @@ final class StrictUnpickler {
     if (kv.size() % 2 != 0) {
       throw error(at, "odd number of items for a dict");
     }
+    countItems(kv.size() / 2, at);
     for (int i = 0; i < kv.size(); i += 2) {
       Object k = kv.get(i);
       if (!(k instanceof String key)) {
@@ -340,6 +351,13 @@ final class StrictUnpickler {
     }
   }
 
+  private void countItems(long n, long at) {
+    containerItems += n;
+    if (containerItems > MAX_CONTAINER_ITEMS) {
+      throw error(at, "more than " + MAX_CONTAINER_ITEMS + " items in containers; not a weight file");
+    }
+  }
+
   void checkDepth(int depth, long at) {
     if (depth > MAX_NESTING) {
       throw error(at, "structure nested deeper than " + MAX_NESTING + " levels");
@@ -349,6 +367,9 @@ final class StrictUnpickler {
   private void memoPut(long index, long at) {
     if (stack.isEmpty()) {
       throw error(at, "memo store with an empty stack");
+    }
+    if (memo.size() >= MAX_MEMO && !memo.containsKey(index)) {
+      throw error(at, "more than " + MAX_MEMO + " memo entries; not a weight file");
     }
     memo.put(index, peek(at));
   }
@@ -369,7 +390,7 @@ final class StrictUnpickler {
   private Object pop(long at) {
     int floor = marks.isEmpty() ? 0 : marks.get(marks.size() - 1);
     if (stack.size() <= floor) {
-      throw error(at, in.opcodeName + " needs a value but the stack is empty");
+      throw error(at, in.opcodeName() + " needs a value but the stack is empty");
     }
     return stack.remove(stack.size() - 1);
   }
@@ -377,14 +398,14 @@ final class StrictUnpickler {
   private Object peek(long at) {
     int floor = marks.isEmpty() ? 0 : marks.get(marks.size() - 1);
     if (stack.size() <= floor) {
-      throw error(at, in.opcodeName + " needs a value but the stack is empty");
+      throw error(at, in.opcodeName() + " needs a value but the stack is empty");
     }
     return stack.get(stack.size() - 1);
   }
 
   private List<Object> popMark(long at) {
     if (marks.isEmpty()) {
-      throw error(at, in.opcodeName + " without a preceding MARK");
+      throw error(at, in.opcodeName() + " without a preceding MARK");
     }
     int m = marks.remove(marks.size() - 1);
     List<Object> sub = new ArrayList<>(stack.subList(m, stack.size()));
@@ -396,21 +417,21 @@ final class StrictUnpickler {
     if (v instanceof PyList l) {
       return l;
     }
-    throw error(at, in.opcodeName + " on a " + PyValues.typeName(v) + " instead of a list");
+    throw error(at, in.opcodeName() + " on a " + PyValues.typeName(v) + " instead of a list");
   }
 
   private PyDict expectDict(Object v, long at) {
     if (v instanceof PyDict d) {
       return d;
     }
-    throw error(at, in.opcodeName + " on a " + PyValues.typeName(v) + " instead of a dict");
+    throw error(at, in.opcodeName() + " on a " + PyValues.typeName(v) + " instead of a dict");
   }
 
   private AllowedGlobal expectGlobal(Object v, long at) {
     if (v instanceof PyGlobal g) {
       return g.global();
     }
-    throw error(at, in.opcodeName + " on a " + PyValues.typeName(v) + ", which is not callable");
+    throw error(at, in.opcodeName() + " on a " + PyValues.typeName(v) + ", which is not callable");
   }
 
   /** Little-endian two's complement, as LONG1/LONG4 store it. */

@@ -144,6 +144,26 @@ class HostileFileTest {
   }
 
   @Test
+  void heapExhaustionByTinyOpcodesIsBounded() throws IOException {
+    Path appends = write("appends.pkl", w -> {
+      w.proto(4).op(']');
+      for (int i = 0; i < 5_000_000; i++) {
+        w.op('N', 'a');
+      }
+      w.op('.');
+    });
+    assertTrue(refused(appends).getMessage().contains("more than 4194304 items in containers"));
+    Path memo = write("memo_flood.pkl", w -> {
+      w.proto(4).op('N');
+      for (int i = 0; i < 1_100_000; i++) {
+        w.op(0x94); // MEMOIZE: a new memo entry each time
+      }
+      w.op('.');
+    });
+    assertTrue(refused(memo).getMessage().contains("more than 1048576 memo entries"));
+  }
+
+  @Test
   void memoReferenceOutOfRange() throws IOException {
     Path f = write("memo.pkl", w -> w.proto(4).op('}', 0x94).op('h', 7).op('.'));
     WeightFileException e = refused(f);
