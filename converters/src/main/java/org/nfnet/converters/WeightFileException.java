@@ -7,7 +7,9 @@ import java.nio.file.Path;
  * it applies, the byte offset and the parameter, so a user can act on it without a stack trace.
  */
 public class WeightFileException extends RuntimeException {
-  private final Path file;
+  private static final long serialVersionUID = 1L;
+
+  private final transient Path file;
   private final long offset;
 
   public WeightFileException(Path file, String message) {
