@@ -1,0 +1,118 @@
+package org.nfnet.cli;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.nfnet.converters.ConversionInput;
+import org.nfnet.converters.ReadOptions;
+import org.nfnet.converters.ReleaseChecksums;
+import org.nfnet.savedmodel.NFNetExporter;
+import org.nfnet.zoo.NFNetConfig;
+import org.nfnet.zoo.NFNetStructure;
+import org.nfnet.zoo.ParameterSpec;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.types.TFloat32;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code nfnet convert}: DeepMind release weights (or a Haiku-keyed .npz) to a serving SavedModel.
+ * The file is read by the strict reader (nothing in it is executed), validated against the variant,
+ * and exported through a temporary directory renamed at the end: a failed conversion leaves nothing.
+ */
+@Command(name = "convert", mixinStandardHelpOptions = true,
+    description = "Convert F0_haiku.npz-style release weights (or a .npz archive) to a SavedModel.")
+final class ConvertCommand implements Callable<Integer> {
+  @Option(names = "--weights", required = true, description = "Release pickle (F<n>_haiku.npz) or .npz archive.")
+  Path weights;
+
+  @Option(names = "--out", required = true, description = "SavedModel directory to create.")
+  Path out;
+
+  @Option(names = "--variant", defaultValue = "auto",
+      description = "auto (detect from the weights), F0..F7, F0+..F7+, or a variant .json (default ${DEFAULT-VALUE}).")
+  String variant;
+
+  @Option(names = "--num-classes", description = "Classifier size, when --variant is not auto (default: the variant's).")
+  Integer numClasses;
+
+  @Option(names = "--force", description = "Replace an existing output directory.")
+  boolean force;
+
+  @Option(names = "--no-verify", description = "Skip the md5 check of known release file names.")
+  boolean noVerify;
+
+  @Option(names = "--strict", description = "Entries the variant does not use are errors, not warnings.")
+  boolean strict;
+
+  @Option(names = "--no-fold", description = "Keep w/gain and standardize at run time instead of exporting folded kernels.")
+  boolean noFold;
+
+  @Option(names = "--labels", description = "Label file (one class name per line) for non-ImageNet heads.")
+  Path labels;
+
+  @Override
+  public Integer call() throws IOException {
+    if (Files.exists(out) && !force) {
+      throw new IllegalArgumentException(out + " already exists (use --force to replace it)");
+    }
+    NFNetConfig given = null;
+    if (!variant.equalsIgnoreCase("auto")) {
+      given = NFNetConfig.resolve(variant);
+      if (numClasses != null) {
+        given = given.withNumClasses(numClasses);
+      }
+    } else if (numClasses != null) {
+      throw new IllegalArgumentException("--num-classes needs an explicit --variant (auto reads it from the weights)");
+    }
+    ReadOptions opts = noVerify ? ReadOptions.defaults().withoutChecksum() : ReadOptions.defaults();
+    long t0 = System.nanoTime();
+    try (ConversionInput in = ConversionInput.open(weights, given, opts, strict)) {
+      NFNetConfig config = in.config();
+      in.warnings().forEach(w -> System.err.println("warning: " + w));
+      System.out.printf("%s: %s, %,d parameters, %d classes%n", weights.getFileName(), config.name(),
+          NFNetStructure.parameterCount(config), config.numClasses());
+      // One scratch buffer sized for the largest array: the reader copies file bytes into it
+      // (checking NaN/Inf on the way) and TF copies it into the tensor that feeds the variable.
+      long largest = in.parameters().stream().mapToLong(ParameterSpec::size).max().orElse(1);
+      ByteBuffer scratch = ByteBuffer.allocateDirect((int) (largest * 4)).order(ByteOrder.nativeOrder());
+      NFNetExporter exporter = new NFNetExporter(config)
+          .parameters(spec -> {
+            scratch.clear();
+            in.copyFloat32(spec, scratch);
+            scratch.flip();
+            return TFloat32.tensorOf(Shape.of(spec.shape()), DataBuffers.of(scratch.asFloatBuffer()));
+          })
+          .fold(!noFold)
+          .force(force)
+          .modelCard(card(config));
+      if (labels != null) {
+        exporter.labelFile(labels);
+      }
+      NFNetExporter.Result r = exporter.export(out);
+      System.out.printf("wrote %s (%.1f MB, %s kernels) in %.1f s%n", r.dir(), r.bytes() / 1e6,
+          r.folded() ? "folded" : "unfolded", (System.nanoTime() - t0) / 1e9);
+    }
+    return 0;
+  }
+
+  private Map<String, Object> card(NFNetConfig config) throws IOException {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("source_file", weights.toAbsolutePath().toString());
+    try (FileChannel ch = FileChannel.open(weights, StandardOpenOption.READ)) {
+      m.put("source_md5", ReleaseChecksums.md5(ch));
+      m.put("source_bytes", ch.size());
+    }
+    ReleaseChecksums.expectedMd5(weights).ifPresent(md5 -> m.put("release_md5", md5));
+    m.put("converted_by", "nfnet convert (TensorFlow Java 1.1.0)");
+    return m;
+  }
+}
