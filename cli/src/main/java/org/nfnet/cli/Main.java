@@ -23,8 +23,7 @@ public final class Main implements Runnable {
     CommandLine cl = new CommandLine(new Main());
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       // Bad input (unknown variant, malformed file, ...) is reported as one clear line, not a trace.
-      if (ex instanceof IllegalArgumentException || ex instanceof java.io.IOException
-          || ex instanceof IllegalStateException) {
+      if (isBadInput(ex)) {
         cmd.getErr().println("error: " + ex.getMessage());
         if (System.getenv("NFNET_DEBUG") != null) {
           ex.printStackTrace(cmd.getErr());
@@ -34,6 +33,16 @@ public final class Main implements Runnable {
       throw ex;
     });
     return cl.execute(args);
+  }
+
+  /** Failures caused by the user's input or environment, reported without a stack trace. */
+  static boolean isBadInput(Throwable ex) {
+    return ex instanceof IllegalArgumentException
+        || ex instanceof IllegalStateException
+        || ex instanceof java.io.IOException
+        || ex instanceof java.io.UncheckedIOException
+        || ex instanceof org.nfnet.converters.WeightFileException
+        || ex instanceof org.tensorflow.exceptions.TensorFlowException;
   }
 
   @Override
