@@ -1,5 +1,6 @@
 package org.nfnet.training.data;
 
+import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
@@ -19,9 +20,10 @@ import org.tensorflow.types.TInt32;
  * degrees), Posterize (int(m/10*4) bits kept), Solarize (threshold m/10*256), Color, Contrast,
  * Brightness, Sharpness (factor m/10*1.8+0.1), ShearX/ShearY (m/10*0.3), TranslateX/TranslateY
  * (m/10*100 px at 224 px, scaled to the image size), Cutout (square of side 2*m/10*40 px at 224,
- * scaled), SolarizeAdd (+m/10*110 below 128). Geometric ops use one {@code
- * ImageProjectiveTransformV3} per round (bilinear, fill 128); colour ops are computed for the
- * whole batch and selected per image with masks.
+ * scaled), SolarizeAdd (+m/10*110 below 128). Geometric ops use {@code
+ * ImageProjectiveTransformV3} (bilinear, fill 128). Each round partitions the batch by chosen op
+ * ({@code DynamicPartition}), applies each op to its own images only and stitches the batch back
+ * ({@code DynamicStitch}).
  *
  * <p>Input and output: float [N, H, W, 3] in 0..255.
  */
@@ -55,20 +57,27 @@ public final class RandAugment {
     for (int layer = 0; layer < lm[0]; layer++) {
       x = layer(tf, x, lm[1], rng.fork(100 + layer), -1);
     }
-    return x;
+    return tf.ensureShape(x, images.shape());
   }
 
   /** Applies op {@code OPS.get(op)} to every image (for tests and visual checks). */
   static Operand<TFloat32> applyOp(Ops tf, Operand<TFloat32> images, int op, int magnitude, long seed) {
-    return layer(tf, images, magnitude, new Rng(tf, seed, tf.constant(0L)), op);
+    return tf.ensureShape(layer(tf, images, magnitude, new Rng(tf, seed, tf.constant(0L)), op),
+        images.shape());
   }
 
-  /** One RandAugment round; {@code forcedOp >= 0} applies that op to every image. */
+  /**
+   * One RandAugment round; {@code forcedOp >= 0} applies that op to every image. The batch is split
+   * with {@code DynamicPartition} by chosen op (partition 0: images left unchanged), each op runs
+   * only on its own images, and {@code DynamicStitch} puts the batch back in order, so a round costs
+   * about one op per image rather than all 16 ops on the whole batch.
+   */
   private static Operand<TFloat32> layer(Ops tf, Operand<TFloat32> x, int magnitude, Rng rng,
       int forcedOp) {
     float m = magnitude / 10f;
     Operand<TInt32> shape = tf.shape(x);
     Operand<TInt32> n1 = tf.slice(shape, tf.constant(new int[] {0}), tf.constant(new int[] {1}));
+    Operand<TInt32> n = tf.reshape(n1, tf.constant(new int[0]));
     Operand<TFloat32> hf = tf.dtypes.cast(tf.gather(shape, tf.constant(1), tf.constant(0)), TFloat32.class);
     Operand<TFloat32> wf = tf.dtypes.cast(tf.gather(shape, tf.constant(2), tf.constant(0)), TFloat32.class);
 
@@ -81,59 +90,97 @@ public final class RandAugment {
         tf.math.mul(tf.dtypes.cast(tf.math.less(rng.uniform(n1, 0f, 1f), tf.constant(0.5f)),
             TFloat32.class), tf.constant(2f)), tf.constant(1f));
 
-    // ---- geometric ops: one projective transform per image
+    Operand<TInt32> part = tf.math.add(sel, tf.constant(1));
+    long parts = OPS.size() + 1;
+    List<Operand<TFloat32>> xs = new ArrayList<>();
+    tf.dynamicPartition(x, part, parts).forEach(xs::add);
+    List<Operand<TFloat32>> signs = new ArrayList<>();
+    tf.dynamicPartition(sign, part, parts).forEach(signs::add);
+    List<Operand<TInt32>> idx = new ArrayList<>();
+    tf.dynamicPartition(tf.range(tf.constant(0), n, tf.constant(1)), part, parts).forEach(idx::add);
+    List<Operand<TFloat32>> outs = new ArrayList<>();
+    outs.add(xs.get(0));
+    for (int k = 0; k < OPS.size(); k++) {
+      Operand<TFloat32> xk = xs.get(k + 1);
+      outs.add(clip255(tf, one(tf, k, xk, signs.get(k + 1), hf, wf, m, rng.fork(1000 + k))));
+    }
+    return tf.dynamicStitch(idx, outs);
+  }
+
+  /** Op {@code k} at magnitude {@code m} (0..1 scale) on the images {@code x} [M, H, W, 3]. */
+  private static Operand<TFloat32> one(Ops tf, int k, Operand<TFloat32> x, Operand<TFloat32> sign,
+      Operand<TFloat32> hf, Operand<TFloat32> wf, float m, Rng rng) {
+    float enhance = m * 1.8f + 0.1f;
+    switch (OPS.get(k)) {
+      case "AutoContrast": return autoContrast(tf, x);
+      case "Equalize": return equalize(tf, x);
+      case "Invert": return tf.math.sub(tf.constant(255f), x);
+      case "Posterize": {
+        int bits = (int) (m * 4);
+        float div = (float) Math.pow(2, 8 - bits);
+        return tf.math.mul(tf.math.floor(tf.math.div(x, tf.constant(div))), tf.constant(div));
+      }
+      case "Solarize": {
+        Operand<TFloat32> below = lessF(tf, x, (float) (int) (m * 256));
+        return tf.math.add(tf.math.mul(below, x),
+            tf.math.mul(tf.math.sub(tf.constant(1f), below), tf.math.sub(tf.constant(255f), x)));
+      }
+      case "SolarizeAdd": {
+        Operand<TFloat32> low = lessF(tf, x, 128f);
+        return tf.math.add(x, tf.math.mul(low, tf.constant((float) (int) (m * 110))));
+      }
+      case "Color": return blend(tf, grayscale(tf, x), x, enhance);
+      case "Contrast": return blend(tf, tf.math.mean(grayscale(tf, x), tf.constant(new int[] {1, 2, 3}),
+          org.tensorflow.op.math.Mean.keepDims(true)), x, enhance);
+      case "Brightness": return blend(tf, tf.zerosLike(x), x, enhance);
+      case "Sharpness": return blend(tf, smooth(tf, x), x, enhance);
+      case "Cutout": {
+        Operand<TInt32> n1 = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {1}));
+        return cutout(tf, x, hf, wf, n1, m, rng);
+      }
+      default: return geometric(tf, OPS.get(k), x, sign, hf, wf, m);
+    }
+  }
+
+  private static Operand<TFloat32> geometric(Ops tf, String name, Operand<TFloat32> x,
+      Operand<TFloat32> sign, Operand<TFloat32> hf, Operand<TFloat32> wf, float m) {
     Operand<TFloat32> zero = tf.zerosLike(sign);
     Operand<TFloat32> one = tf.onesLike(sign);
-    Operand<TFloat32> theta = tf.math.mul(sign, tf.constant((float) Math.toRadians(m * 30f)));
-    Operand<TFloat32> cos = tf.math.cos(theta);
-    Operand<TFloat32> sin = tf.math.sin(theta);
-    Operand<TFloat32> w1 = tf.math.sub(wf, tf.constant(1f));
-    Operand<TFloat32> h1 = tf.math.sub(hf, tf.constant(1f));
-    Operand<TFloat32> xo = tf.math.div(tf.math.sub(w1,
-        tf.math.sub(tf.math.mul(cos, w1), tf.math.mul(sin, h1))), tf.constant(2f));
-    Operand<TFloat32> yo = tf.math.div(tf.math.sub(h1,
-        tf.math.add(tf.math.mul(sin, w1), tf.math.mul(cos, h1))), tf.constant(2f));
-    Operand<TFloat32> shear = tf.math.mul(sign, tf.constant(m * 0.3f));
-    Operand<TFloat32> tx = tf.math.mul(sign, tf.math.mul(wf, tf.constant(m * 100f / 224f)));
-    Operand<TFloat32> ty = tf.math.mul(sign, tf.math.mul(hf, tf.constant(m * 100f / 224f)));
-    Operand<TFloat32> identity = row(tf, one, zero, zero, zero, one, zero);
-    Operand<TFloat32> transform = identity;
-    transform = addMasked(tf, transform, mask(tf, sel, 3),
-        tf.math.sub(row(tf, cos, tf.math.neg(sin), xo, sin, cos, yo), identity));
-    transform = addMasked(tf, transform, mask(tf, sel, 10),
-        tf.math.sub(row(tf, one, shear, zero, zero, one, zero), identity));
-    transform = addMasked(tf, transform, mask(tf, sel, 11),
-        tf.math.sub(row(tf, one, zero, zero, shear, one, zero), identity));
-    transform = addMasked(tf, transform, mask(tf, sel, 12),
-        tf.math.sub(row(tf, one, zero, tf.math.neg(tx), zero, one, zero), identity));
-    transform = addMasked(tf, transform, mask(tf, sel, 13),
-        tf.math.sub(row(tf, one, zero, zero, zero, one, tf.math.neg(ty)), identity));
-    Operand<TInt32> hw = tf.slice(shape, tf.constant(new int[] {1}), tf.constant(new int[] {2}));
-    x = tf.image.imageProjectiveTransformV3(x, transform, hw, tf.constant(128f), "BILINEAR",
+    Operand<TFloat32> transform;
+    switch (name) {
+      case "Rotate": {
+        Operand<TFloat32> theta = tf.math.mul(sign, tf.constant((float) Math.toRadians(m * 30f)));
+        Operand<TFloat32> cos = tf.math.cos(theta);
+        Operand<TFloat32> sin = tf.math.sin(theta);
+        Operand<TFloat32> w1 = tf.math.sub(wf, tf.constant(1f));
+        Operand<TFloat32> h1 = tf.math.sub(hf, tf.constant(1f));
+        Operand<TFloat32> xo = tf.math.div(tf.math.sub(w1,
+            tf.math.sub(tf.math.mul(cos, w1), tf.math.mul(sin, h1))), tf.constant(2f));
+        Operand<TFloat32> yo = tf.math.div(tf.math.sub(h1,
+            tf.math.add(tf.math.mul(sin, w1), tf.math.mul(cos, h1))), tf.constant(2f));
+        transform = row(tf, cos, tf.math.neg(sin), xo, sin, cos, yo);
+        break;
+      }
+      case "ShearX":
+        transform = row(tf, one, tf.math.mul(sign, tf.constant(m * 0.3f)), zero, zero, one, zero);
+        break;
+      case "ShearY":
+        transform = row(tf, one, zero, zero, tf.math.mul(sign, tf.constant(m * 0.3f)), one, zero);
+        break;
+      case "TranslateX":
+        transform = row(tf, one, zero,
+            tf.math.neg(tf.math.mul(sign, tf.math.mul(wf, tf.constant(m * 100f / 224f)))), zero, one, zero);
+        break;
+      case "TranslateY":
+        transform = row(tf, one, zero, zero, zero, one,
+            tf.math.neg(tf.math.mul(sign, tf.math.mul(hf, tf.constant(m * 100f / 224f)))));
+        break;
+      default:
+        throw new IllegalArgumentException(name);
+    }
+    Operand<TInt32> hw = tf.slice(tf.shape(x), tf.constant(new int[] {1}), tf.constant(new int[] {2}));
+    return tf.image.imageProjectiveTransformV3(x, transform, hw, tf.constant(128f), "BILINEAR",
         ImageProjectiveTransformV3.fillMode("CONSTANT"));
-
-    // ---- colour ops: computed for the batch, selected per image
-    float enhance = m * 1.8f + 0.1f;
-    Operand<TFloat32> y = x;
-    y = mix(tf, y, x, sel, 0, autoContrast(tf, x));
-    y = mix(tf, y, x, sel, 1, equalize(tf, x));
-    y = mix(tf, y, x, sel, 2, tf.math.sub(tf.constant(255f), x));
-    int bits = (int) (m * 4);
-    float div = (float) Math.pow(2, 8 - bits);
-    y = mix(tf, y, x, sel, 4, tf.math.mul(tf.math.floor(tf.math.div(x, tf.constant(div))), tf.constant(div)));
-    Operand<TFloat32> below = lessF(tf, x, (float) (int) (m * 256));
-    y = mix(tf, y, x, sel, 5, tf.math.add(tf.math.mul(below, x),
-        tf.math.mul(tf.math.sub(tf.constant(1f), below), tf.math.sub(tf.constant(255f), x))));
-    Operand<TFloat32> gray = grayscale(tf, x);
-    y = mix(tf, y, x, sel, 6, blend(tf, gray, x, enhance));
-    y = mix(tf, y, x, sel, 7, blend(tf, tf.math.mean(gray, tf.constant(new int[] {1, 2, 3}),
-        org.tensorflow.op.math.Mean.keepDims(true)), x, enhance));
-    y = mix(tf, y, x, sel, 8, blend(tf, tf.zerosLike(x), x, enhance));
-    y = mix(tf, y, x, sel, 9, blend(tf, smooth(tf, x), x, enhance));
-    y = mix(tf, y, x, sel, 14, cutout(tf, x, hf, wf, n1, m, rng));
-    Operand<TFloat32> low = lessF(tf, x, 128f);
-    y = mix(tf, y, x, sel, 15, clip255(tf, tf.math.add(x, tf.math.mul(low, tf.constant((float) (int) (m * 110))))));
-    return clip255(tf, y);
   }
 
   private static Operand<TFloat32> row(Ops tf, Operand<TFloat32> a0, Operand<TFloat32> a1,
@@ -142,21 +189,8 @@ public final class RandAugment {
     return tf.stack(List.of(a0, a1, a2, b0, b1, b2, z, z), org.tensorflow.op.core.Stack.axis(1L));
   }
 
-  private static Operand<TFloat32> mask(Ops tf, Operand<TInt32> sel, int k) {
-    return tf.dtypes.cast(tf.math.equal(sel, tf.constant(k)), TFloat32.class);
-  }
 
-  private static Operand<TFloat32> addMasked(Ops tf, Operand<TFloat32> base, Operand<TFloat32> m,
-      Operand<TFloat32> delta) {
-    return tf.math.add(base, tf.math.mul(tf.expandDims(m, tf.constant(1)), delta));
-  }
 
-  /** y + mask_k * (op(x) - x), mask broadcast over H, W, C. */
-  private static Operand<TFloat32> mix(Ops tf, Operand<TFloat32> y, Operand<TFloat32> x,
-      Operand<TInt32> sel, int k, Operand<TFloat32> opX) {
-    Operand<TFloat32> m = tf.reshape(mask(tf, sel, k), tf.constant(new int[] {-1, 1, 1, 1}));
-    return tf.math.add(y, tf.math.mul(m, tf.math.sub(opX, x)));
-  }
 
   private static Operand<TFloat32> lessF(Ops tf, Operand<TFloat32> x, float v) {
     return tf.dtypes.cast(tf.math.less(x, tf.constant(v)), TFloat32.class);
@@ -223,19 +257,32 @@ public final class RandAugment {
     return tf.math.add(x, tf.math.mul(valid, tf.math.sub(eq, x)));
   }
 
-  /** PIL's SMOOTH filter ([[1,1,1],[1,5,1],[1,1,1]]/13) inside, original pixels on the border. */
+  /**
+   * PIL's SMOOTH filter ([[1,1,1],[1,5,1],[1,1,1]]/13) inside, original pixels on the border. Built
+   * from nine shifted slices (not a depthwise convolution, whose shape inference misbehaves on the
+   * empty partitions that RandAugment produces).
+   */
   private static Operand<TFloat32> smooth(Ops tf, Operand<TFloat32> x) {
-    float[][][][] k = new float[3][3][3][1];
-    for (int i = 0; i < 3; i++)
-      for (int j = 0; j < 3; j++)
-        for (int c = 0; c < 3; c++) k[i][j][c][0] = (i == 1 && j == 1 ? 5f : 1f) / 13f;
-    Operand<TFloat32> valid = tf.nn.depthwiseConv2dNative(x, tf.constant(k),
-        List.of(1L, 1L, 1L, 1L), "VALID");
+    Operand<TInt32> shape = tf.shape(x);
+    Operand<TInt32> h = tf.gather(shape, tf.constant(1), tf.constant(0));
+    Operand<TInt32> w = tf.gather(shape, tf.constant(2), tf.constant(0));
     Operand<TInt32> pads = tf.constant(new int[][] {{0, 0}, {1, 1}, {1, 1}, {0, 0}});
-    Operand<TFloat32> padded = tf.pad(valid, pads, tf.constant(0f));
-    Operand<TFloat32> inside = tf.pad(tf.onesLike(valid), pads, tf.constant(0f));
-    return tf.math.add(tf.math.mul(inside, padded),
-        tf.math.mul(tf.math.sub(tf.constant(1f), inside), x));
+    Operand<TFloat32> xp = tf.pad(x, pads, tf.constant(0f));
+    Operand<TInt32> size = tf.stack(List.of(tf.constant(-1), h, w, tf.constant(-1)));
+    Operand<TFloat32> acc = tf.math.mul(x, tf.constant(4f));
+    for (int dy = 0; dy < 3; dy++) {
+      for (int dx = 0; dx < 3; dx++) {
+        acc = tf.math.add(acc, tf.slice(xp, tf.constant(new int[] {0, dy, dx, 0}), size));
+      }
+    }
+    Operand<TFloat32> smoothed = tf.math.div(acc, tf.constant(13f));
+    // 1 inside, 0 on the one-pixel border: [1, H, W, 1]
+    Operand<TFloat32> inner = tf.pad(
+        tf.fill(tf.stack(List.of(tf.constant(1), tf.math.sub(h, tf.constant(2)),
+            tf.math.sub(w, tf.constant(2)), tf.constant(1))), tf.constant(1f)),
+        pads, tf.constant(0f));
+    return tf.math.add(tf.math.mul(inner, smoothed),
+        tf.math.mul(tf.math.sub(tf.constant(1f), inner), x));
   }
 
   private static Operand<TFloat32> cutout(Ops tf, Operand<TFloat32> x, Operand<TFloat32> hf,

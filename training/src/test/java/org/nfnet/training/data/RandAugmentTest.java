@@ -107,6 +107,14 @@ class RandAugmentTest {
     int fill = 0;
     for (int k = 0; k < S * S * 3; k++) if (tx[k] == 128f) fill++;
     assertTrue(fill > S * 10 * 3, "fill pixels " + fill);
+    float[] sharp = op("Sharpness", 10); // factor 1.9: border kept, inside = 1.9*x - 0.9*smooth(x)
+    int base = (5 * S + 7) * 3; // pixel (5, 7) channel 0 of image 0
+    double sm = 4 * in[base];
+    for (int dy = -1; dy <= 1; dy++)
+      for (int dx = -1; dx <= 1; dx++) sm += in[base + (dy * S + dx) * 3];
+    sm /= 13;
+    assertEquals(Math.min(255, Math.max(0, sm + 1.9 * (in[base] - sm))), sharp[base], 1e-3);
+    assertEquals(in[0], sharp[0], 1e-4);
     float[] eq = op("Equalize", 5);
     for (float v : eq) assertTrue(v >= 0 && v <= 255 && v == Math.rint(v));
     for (String name : RandAugment.OPS) {
