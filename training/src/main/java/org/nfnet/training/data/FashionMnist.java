@@ -157,19 +157,20 @@ public final class FashionMnist {
       int[] lab = new int[labels.count()];
       for (int i = 0; i < lab.length; i++) lab[i] = labels.data()[i] & 0xff;
       Pipe p = Pipe.slices(d, List.of(pixels, d.constant(lab)));
+      Augment aug = options.augment();
+      int inputs = training ? batchSize * MixCut.inputFactor(aug) : batchSize;
       if (training) {
-        if (batchSize > size()) throw new IllegalArgumentException("batch larger than the split");
+        if (inputs > size()) throw new IllegalArgumentException("batch larger than the split");
         p = p.shuffle(Math.min(size(), options.shuffleBuffer()), seed).repeat();
       }
-      p = p.batch(batchSize, training).withIndex();
+      p = p.batch(inputs, training).withIndex();
       int imageSize = training ? options.trainSize() : options.evalSize();
-      Augment aug = options.augment();
       p = p.map((ftf, in) -> {
         @SuppressWarnings("unchecked") Operand<TUint8> x = (Operand<TUint8>) in.get(0);
         @SuppressWarnings("unchecked") Operand<TInt32> y = (Operand<TInt32>) in.get(1);
         Rng rng = new Rng(ftf, seed, Preprocess.scalarIndex(in.get(2)));
         Operand<TFloat32> img = Preprocess.grayBatch(ftf, x, imageSize, training, rng.fork(0));
-        return Preprocess.batchTail(ftf, img, y, CLASS_NAMES.size(), training, aug, rng);
+        return Preprocess.batchTail(ftf, img, y, CLASS_NAMES.size(), training, aug, rng, batchSize);
       }, Math.max(1, options.parallelCalls()), true);
       if (options.prefetch() > 0) p = p.prefetch(options.prefetch());
       return Datasets.toBatch(p.iterate());

@@ -135,14 +135,14 @@ public final class ImageFolder implements Dataset {
           : Preprocess.evalResizeCropNormalize(ftf, image, size);
       return List.of(out, in.get(1));
     }, options.parallelCalls(), true).ignoreErrors();
-    p = p.batch(batchSize, training).withIndex();
     Augment aug = options.augment();
+    p = p.batch(training ? batchSize * MixCut.inputFactor(aug) : batchSize, training).withIndex();
     int classes = numClasses();
     p = p.map((ftf, in) -> {
       @SuppressWarnings("unchecked") Operand<TFloat32> x = (Operand<TFloat32>) in.get(0);
       @SuppressWarnings("unchecked") Operand<TInt32> y = (Operand<TInt32>) in.get(1);
       Rng rng = new Rng(ftf, seed, Preprocess.scalarIndex(in.get(2)));
-      return Preprocess.batchTail(ftf, x, y, classes, training, aug, rng, !training);
+      return Preprocess.batchTail(ftf, x, y, classes, training, aug, rng, !training, batchSize);
     }, 1, true);
     if (options.prefetch() > 0) p = p.prefetch(options.prefetch());
     return Datasets.toBatch(p.iterate());

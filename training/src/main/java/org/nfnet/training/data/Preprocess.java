@@ -135,18 +135,19 @@ public final class Preprocess {
 
   /**
    * Common batch tail (images in 0..255): training applies RandAugment (0..255), normalisation, one-hot targets and
-   * MixUp/CutMix; evaluation only normalises and one-hots. Returns {images, labels, targets}.
+   * MixUp/CutMix (which turn {@code 2 * outSize} input examples into {@code outSize}); evaluation
+   * only normalises and one-hots. Returns {images, labels, targets}.
    */
   static List<org.tensorflow.Operand<?>> batchTail(
       Ops tf, Operand<TFloat32> images, Operand<TInt32> labels, int numClasses, boolean training,
-      Augment augment, Rng rng) {
-    return batchTail(tf, images, labels, numClasses, training, augment, rng, false);
+      Augment augment, Rng rng, int outSize) {
+    return batchTail(tf, images, labels, numClasses, training, augment, rng, false, outSize);
   }
 
   /** As above; {@code normalized}: the images are already normalised (eval of image folders). */
   static List<org.tensorflow.Operand<?>> batchTail(
       Ops tf, Operand<TFloat32> images, Operand<TInt32> labels, int numClasses, boolean training,
-      Augment augment, Rng rng, boolean normalized) {
+      Augment augment, Rng rng, boolean normalized, int outSize) {
     Operand<TFloat32> x = images;
     if (training && augment.randAugment() != null) {
       if (normalized) throw new IllegalStateException("RandAugment needs 0..255 images");
@@ -157,7 +158,7 @@ public final class Preprocess {
         tf.oneHot(labels, tf.constant(numClasses), tf.constant(1f), tf.constant(0f));
     Operand<TInt32> outLabels = labels;
     if (training && (augment.mixup() || augment.cutmix())) {
-      MixCut.Mixed m = MixCut.apply(tf, x, targets, augment, rng.fork(2));
+      MixCut.Mixed m = MixCut.apply(tf, x, targets, outSize, augment, rng.fork(2));
       x = m.images();
       targets = m.targets();
       outLabels = tf.math.argMax(targets, tf.constant(1), TInt32.class);

@@ -52,18 +52,17 @@ final class Rng {
     return tf.random.statelessRandomUniformInt(shape, seed(), tf.constant(lo), tf.constant(hi));
   }
 
-  /** A scalar Beta(alpha, alpha) sample (ratio of gammas). */
-  Operand<TFloat32> betaScalar(float alpha) {
-    if (alpha == 1f) return uniform(new int[0], 0f, 1f);
-    Operand<TFloat32> a = gamma(alpha);
-    Operand<TFloat32> b = gamma(alpha);
+  /** Beta(alpha, alpha) samples of the given shape (ratio of two gammas). */
+  Operand<TFloat32> beta(Operand<TInt32> shape, float alpha) {
+    if (alpha == 1f) return uniform(shape, 0f, 1f);
+    Operand<TFloat32> a = gamma(shape, alpha);
+    Operand<TFloat32> b = gamma(shape, alpha);
     return tf.math.divNoNan(a, tf.math.add(a, b));
   }
 
-  private Operand<TFloat32> gamma(float alpha) {
+  private Operand<TFloat32> gamma(Operand<TInt32> shape, float alpha) {
     var kca = tf.random.statelessRandomGetKeyCounterAlg(seed());
-    return tf.random.statelessRandomGamma(
-        tf.constant(new int[0]), kca.key(), kca.counter(), kca.alg(), tf.constant(alpha));
+    return tf.random.statelessRandomGamma(shape, kca.key(), kca.counter(), kca.alg(), tf.constant(alpha));
   }
 
   static long mix(long z) {
