@@ -56,6 +56,10 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(names = "--no-fold", description = "Keep w/gain and standardize at run time instead of exporting folded kernels.")
   boolean noFold;
 
+  @Option(names = "--precision", defaultValue = "float32",
+      description = "Convolution precision of the exported graph: float32 or bfloat16 (weights stay float32).")
+  String precision;
+
   @Option(names = "--labels", description = "Label file (one class name per line) for non-ImageNet heads.")
   Path labels;
 
@@ -92,6 +96,7 @@ final class ConvertCommand implements Callable<Integer> {
             return TFloat32.tensorOf(Shape.of(spec.shape()), DataBuffers.of(scratch.asFloatBuffer()));
           })
           .fold(!noFold)
+          .precision(org.nfnet.zoo.graph.Precision.parse(precision))
           .force(force)
           .modelCard(card(config));
       if (labels != null) {

@@ -83,10 +83,10 @@ public final class VariableParameters implements ParameterSource {
   }
 
   /** Host values fed per {@link #load} run: large enough to need few runs, small enough for RAM. */
-  public static final long LOAD_CHUNK_BYTES = 256L << 20;
+  public static final long LOAD_CHUNK_BYTES = 64L << 20;
 
   /**
-   * Assigns values from the host. Parameters are fed in chunks of about {@link #LOAD_CHUNK_BYTES}
+   * Assigns values from the host. Parameters are fed in chunks of about {@link #LOAD_CHUNK_BYTES} (64 MB)
    * per {@code Session.run}: every distinct run signature makes TF build and optimise a new
    * executor (tens of ms each), so one run per parameter made loading F6 (600 arrays) slow, while
    * one run for everything would need a second full copy of the model in host memory.
