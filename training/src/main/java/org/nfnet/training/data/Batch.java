@@ -11,7 +11,7 @@ import org.tensorflow.types.TInt32;
  * the pipeline by exactly one batch.
  *
  * @param images [N, H, W, 3] float32, normalised with DeepMind's ImageNet mean/std
- * @param labels [N] int32 hard labels (for MixUp/CutMix: the label of the dominant source image)
+ * @param labels [N] int32 hard labels (after MixUp/CutMix: the class with the largest target weight)
  * @param targets [N, C] float32 target distribution: one-hot, or soft targets after MixUp/CutMix;
  *     each row sums to 1. Use these for the cross-entropy loss.
  * @param initializer iterator initialiser ({@code MakeIterator}); run once before the first step,

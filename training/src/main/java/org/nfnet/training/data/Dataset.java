@@ -22,8 +22,10 @@ public interface Dataset {
    * Builds the in-graph pipeline. Run {@link Batch#initializer()} once (if non-null) before the first
    * step; afterwards each {@code Session.run} that fetches the batch's tensors yields the next batch.
    *
-   * @param training true: shuffle, repeat forever, random augmentation; false: one deterministic
-   *     pass in file order (the last batch may be smaller), eval preprocessing.
+   * @param training true: shuffle, repeat forever, random augmentation, batches of exactly {@code
+   *     batchSize} (with MixUp/CutMix each step consumes {@code 2 * batchSize} examples); false: one
+   *     deterministic pass in file order (the last batch may be smaller; then {@code
+   *     TFOutOfRangeException}), eval preprocessing.
    * @param seed seed for shuffling and all random augmentation ops (same seed, same batches).
    */
   Batch build(Ops tf, int batchSize, boolean training, long seed);

@@ -1,0 +1,44 @@
+/**
+ * In-graph input pipelines for NFNet training and evaluation (TF Java 1.1, graph mode).
+ *
+ * <h2>Use</h2>
+ *
+ * <pre>{@code
+ * NFNetConfig cfg = NFNetConfig.variant("F0");
+ * DataOptions opts = DataOptions.forConfig(cfg);          // train/test sizes, RA level, MixUp+CutMix
+ * // or DataOptions.of(64).withAugment(new Augment("405", 0.2f, true))
+ * FashionMnist fm = FashionMnist.load("fashion-mnist");  // Debian files, else bundled subset
+ * Dataset train = fm.train(opts), test = fm.test(opts);
+ * // or: Dataset train = ImageFolder.open(Path.of("imgs/train"), opts);
+ *
+ * Batch b = train.build(tf, 64, true, seed);             // in the training graph
+ * session.runner().addTarget(b.initializer()).run();     // once (again to restart an eval pass)
+ * // each step: fetch/consume b.images() [N,H,W,3], b.targets() [N,C] (soft), b.labels() [N]
+ * }</pre>
+ *
+ * <h2>Pipeline</h2>
+ *
+ * Raw {@code tf.data} ops ({@link org.nfnet.training.data.Pipe}): {@code TensorSliceDataset} ->
+ * (training: {@code ShuffleDatasetV3} with the seed, {@code RepeatDataset}) -> per-example {@code
+ * ParallelMapDatasetV2} (image folders: read, decode, crop/resize; then {@code
+ * IgnoreErrorsDataset}) -> {@code BatchDatasetV2} -> batch-level {@code ParallelMapDatasetV2}
+ * (resize for Fashion-MNIST, RandAugment, normalisation, one-hot, MixUp/CutMix) -> {@code
+ * PrefetchDataset} -> {@code IteratorV2}/{@code MakeIterator}/{@code IteratorGetNext}. Map
+ * functions are {@link org.tensorflow.ConcreteFunction}s attached to the graph through the
+ * {@code f} attribute. Nothing goes back to the host during a step.
+ *
+ * <h2>Randomness</h2>
+ *
+ * All augmentation uses stateless random ops seeded by {@code (seed, element or batch index)}
+ * (the index comes from a {@code RangeDataset} zipped into the pipeline), and parallel maps are
+ * deterministic, so the same seed reproduces the same batches.
+ *
+ * <h2>Training batch semantics</h2>
+ *
+ * Training batches have a static batch dimension (remainder dropped). With MixUp or CutMix on, a
+ * training step consumes {@code 2 * batchSize} examples (DeepMind: every output example mixes two
+ * distinct inputs), so an epoch is {@code size() / (2 * batchSize)} steps. Evaluation batches keep
+ * file order, one pass, the last batch may be smaller; the iterator then raises {@code
+ * TFOutOfRangeException}.
+ */
+package org.nfnet.training.data;
