@@ -95,14 +95,26 @@ public final class NFNetModel implements AutoCloseable {
     decodeOut = EvalPreprocessing.decodeRgb(tf, decodeIn);
   }
 
-  /** Loads an export directory (tag {@code serve}). */
+  /** Loads an export directory (tag {@code serve}) with TensorFlow's default session config. */
   public static NFNetModel load(Path dir) throws IOException {
+    return load(dir, null);
+  }
+
+  /**
+   * Loads an export directory with a session config (thread pools, graph optimizer options);
+   * null means TensorFlow's defaults.
+   */
+  public static NFNetModel load(Path dir, org.tensorflow.proto.ConfigProto config) throws IOException {
     Path d = dir.toAbsolutePath().normalize();
     if (!Files.isRegularFile(d.resolve("saved_model.pb"))) {
       throw new IOException("not a SavedModel directory (no saved_model.pb): " + d);
     }
     Map<String, Object> card = ModelCard.read(d);
-    SavedModelBundle b = SavedModelBundle.load(d.toString(), NFNetExporter.TAG);
+    SavedModelBundle.Loader loader = SavedModelBundle.loader(d.toString()).withTags(NFNetExporter.TAG);
+    if (config != null) {
+      loader.withConfigProto(config);
+    }
+    SavedModelBundle b = loader.load();
     try {
       return new NFNetModel(d, b, card);
     } catch (IOException | RuntimeException e) {

@@ -1,0 +1,116 @@
+package org.nfnet.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.nfnet.cli.bench.BenchSections;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code nfnet bench}: throughput and memory of the toolkit on this machine, with warm-up,
+ * repetitions, medians and spread. Each section runs in its own JVM so that peak RSS is the
+ * section's own. Figures are reported as measured, and as ratios against a float32 baseline (and
+ * against the machine's measured matmul peak) from the same run; nothing here is a pass/fail test.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+    description = "Benchmark inference, training, conversion and the machine's peak (see BENCHMARKS.md).")
+final class BenchCommand implements Callable<Integer> {
+  @Option(names = "--sections", split = ",", defaultValue = "peak,infer,train,convert",
+      description = "Any of peak, infer, train, convert (default ${DEFAULT-VALUE}).")
+  List<String> sections;
+
+  @Option(names = "--variant", defaultValue = "F0", description = "Variant (default ${DEFAULT-VALUE}).")
+  String variant;
+
+  @Option(names = "--repeats", defaultValue = "5", description = "Timed repetitions (default ${DEFAULT-VALUE}).")
+  int repeats;
+
+  @Option(names = "--warmup", defaultValue = "2", description = "Untimed warm-up runs (default ${DEFAULT-VALUE}).")
+  int warmup;
+
+  @Option(names = "--threads", defaultValue = "0",
+      description = "Intra-op threads (0 = one per core, the default).")
+  int threads;
+
+  @Option(names = "--work-dir", defaultValue = "bench-out",
+      description = "Where exported models and generated weight files are kept (default ${DEFAULT-VALUE}).")
+  Path workDir;
+
+  @Option(names = "--weights", description = "F0-size release-format file for the convert section "
+      + "(default: generate one with ../shared/tools/haiku_pickle.py when available).")
+  Path weights;
+
+  @Option(names = "--json", description = "Also write all results as JSON here.")
+  Path json;
+
+  @Option(names = "--child", hidden = true)
+  String child;
+
+  @Override
+  public Integer call() throws Exception {
+    BenchSections.Settings s = new BenchSections.Settings(variant, repeats, warmup, threads,
+        workDir.toAbsolutePath(), weights);
+    if (child != null) {
+      ObjectNode out = BenchSections.run(child, s);
+      System.out.println(BenchSections.RESULT_PREFIX + new ObjectMapper().writeValueAsString(out));
+      return 0;
+    }
+    Files.createDirectories(workDir);
+    ObjectMapper om = new ObjectMapper();
+    ObjectNode all = om.createObjectNode();
+    for (String section : sections) {
+      System.out.printf("== %s%n", section);
+      ObjectNode r = runChild(section);
+      all.set(section, r);
+      BenchSections.print(section, r, all);
+    }
+    if (json != null) {
+      Files.writeString(json, om.writerWithDefaultPrettyPrinter().writeValueAsString(all));
+    }
+    return 0;
+  }
+
+  private ObjectNode runChild(String section) throws Exception {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add(Main.class.getName());
+    cmd.add("bench");
+    cmd.add("--child=" + section);
+    cmd.add("--variant=" + variant);
+    cmd.add("--repeats=" + repeats);
+    cmd.add("--warmup=" + warmup);
+    cmd.add("--threads=" + threads);
+    cmd.add("--work-dir=" + workDir.toAbsolutePath());
+    if (weights != null) {
+      cmd.add("--weights=" + weights.toAbsolutePath());
+    }
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String result = null;
+    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream()))) {
+      for (String line; (line = r.readLine()) != null; ) {
+        if (line.startsWith(BenchSections.RESULT_PREFIX)) {
+          result = line.substring(BenchSections.RESULT_PREFIX.length());
+        } else if (!line.startsWith("I0000") && !line.startsWith("WARNING: All log messages")) {
+          System.out.println("   " + line);
+        }
+      }
+    }
+    int code = p.waitFor();
+    if (code != 0 || result == null) {
+      throw new IllegalStateException(String.format(Locale.ROOT,
+          "bench section '%s' failed (exit %d)", section, code));
+    }
+    return (ObjectNode) new ObjectMapper().readTree(result);
+  }
+}

@@ -1,0 +1,146 @@
+package org.nfnet.cli.bench;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.nfnet.savedmodel.NFNetExporter;
+import org.nfnet.savedmodel.NFNetModel;
+import org.nfnet.zoo.NFNetConfig;
+import org.nfnet.zoo.graph.Precision;
+import org.tensorflow.Result;
+import org.tensorflow.SessionFunction;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * Inference images/s through exported SavedModels ({@code logits_from_normalized}, folded WS
+ * kernels) at the variant's test size, batch 1 and 8, float32 and bf16 convolutions; plus how far
+ * bf16 logits are from float32 ones on the same batch.
+ */
+final class InferenceBench {
+  static final int[] BATCHES = {1, 8};
+
+  private InferenceBench() {}
+
+  static ObjectNode run(BenchSections.Settings s) throws Exception {
+    NFNetConfig c = s.config();
+    int res = c.testImsize();
+    ObjectNode r = BenchSections.JSON.createObjectNode();
+    StringBuilder summary = new StringBuilder();
+    float[][] logits32 = null;
+    float[][] logits16 = null;
+    double gflop = BenchSections.gflopPerImage(c, res);
+    for (Precision p : Precision.values()) {
+      Path dir = exported(s, c, p);
+      long t0 = System.nanoTime();
+      try (NFNetModel m = NFNetModel.load(dir, SessionConfigs.threads(s.threads()))) {
+        r.put(key(p) + "_load_seconds", (System.nanoTime() - t0) / 1e9);
+        SessionFunction f = m.bundle().function(NFNetExporter.LOGITS_FROM_NORMALIZED);
+        for (int n : BATCHES) {
+          try (TFloat32 x = input(n, res)) {
+            double[] t = new double[s.repeats()];
+            for (int i = 0; i < s.warmup() + s.repeats(); i++) {
+              long a = System.nanoTime();
+              try (Result out = f.call(Map.of("normalized", x))) {
+                if (n == 8 && i == 0) {
+                  float[][] l = matrix((TFloat32) out.get("logits").orElseThrow());
+                  if (p == Precision.FLOAT32) {
+                    logits32 = l;
+                  } else {
+                    logits16 = l;
+                  }
+                }
+              }
+              if (i >= s.warmup()) {
+                t[i - s.warmup()] = (System.nanoTime() - a) / 1e9;
+              }
+            }
+            Stats st = Stats.of(t);
+            double ips = n / st.median();
+            String k = key(p) + "_b" + n;
+            r.set(k + "_seconds", BenchSections.stats(st, "s per batch"));
+            r.put(k + "_images_per_s", ips);
+            if (n == 8) {
+              r.put(key(p) + "_gflops_achieved", ips * gflop);
+            }
+            summary.append(String.format(Locale.ROOT,
+                "%s %s @%dpx batch %d: %.2f img/s (%.3f s/batch, +-%.0f%%, %d runs)%n",
+                c.name(), key(p), res, n, ips, st.median(), st.spreadPercent(), st.n()));
+          }
+        }
+      }
+    }
+    double maxAbs = 0;
+    double maxLogit = 0;
+    int agree = 0;
+    for (int i = 0; i < logits32.length; i++) {
+      for (int j = 0; j < logits32[i].length; j++) {
+        maxAbs = Math.max(maxAbs, Math.abs(logits32[i][j] - logits16[i][j]));
+        maxLogit = Math.max(maxLogit, Math.abs(logits32[i][j]));
+      }
+      agree += argmax(logits32[i]) == argmax(logits16[i]) ? 1 : 0;
+    }
+    r.put("bf16_max_abs_logit_deviation", maxAbs);
+    r.put("bf16_deviation_of_max_logit", maxAbs / maxLogit);
+    r.put("bf16_top1_agreement", agree + "/" + logits32.length);
+    for (int n : BATCHES) {
+      double ratio = r.get("bf16_b" + n + "_images_per_s").asDouble() / r.get("fp32_b" + n + "_images_per_s").asDouble();
+      r.put("bf16_over_fp32_b" + n, ratio);
+      summary.append(String.format(Locale.ROOT, "bf16 / fp32 at batch %d: %.2fx%n", n, ratio));
+    }
+    summary.append(String.format(Locale.ROOT,
+        "bf16 vs fp32 logits (random-weight %s, batch 8): max |diff| %.3g = %.2g of max |logit|, top-1 agree %s",
+        c.name(), maxAbs, maxAbs / maxLogit, agree + "/" + logits32.length));
+    r.put("summary", summary.toString());
+    return r;
+  }
+
+  static String key(Precision p) {
+    return p == Precision.FLOAT32 ? "fp32" : "bf16";
+  }
+
+  /** The export for this variant and precision, made once (random weights) and reused. */
+  static Path exported(BenchSections.Settings s, NFNetConfig c, Precision p) throws Exception {
+    Path dir = s.workDir().resolve(c.name().replace("+", "plus") + "-" + key(p) + "-folded");
+    if (!Files.isRegularFile(dir.resolve("saved_model.pb"))) {
+      System.out.printf("exporting random-weight %s (%s) to %s%n", c.name(), key(p), dir);
+      new NFNetExporter(c).parameters(RandomWeights.values(42)).precision(p).fold(true).force(true)
+          .export(dir);
+    }
+    return dir;
+  }
+
+  static TFloat32 input(int n, int res) {
+    SplittableRandom r = new SplittableRandom(7);
+    float[] v = new float[n * res * res * 3];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) r.nextGaussian();
+    }
+    return TFloat32.tensorOf(Shape.of(n, res, res, 3), org.tensorflow.ndarray.buffer.DataBuffers.of(v, true, false));
+  }
+
+  static float[][] matrix(TFloat32 t) {
+    int rows = (int) t.shape().get(0);
+    int cols = (int) t.shape().get(1);
+    float[][] m = new float[rows][cols];
+    for (int i = 0; i < rows; i++) {
+      for (int j = 0; j < cols; j++) {
+        m[i][j] = t.getFloat(i, j);
+      }
+    }
+    return m;
+  }
+
+  static int argmax(float[] v) {
+    int best = 0;
+    for (int i = 1; i < v.length; i++) {
+      if (v[i] > v[best]) {
+        best = i;
+      }
+    }
+    return best;
+  }
+}
