@@ -28,5 +28,15 @@ public interface Dataset {
    *     TFOutOfRangeException}), eval preprocessing.
    * @param seed seed for shuffling and all random augmentation ops (same seed, same batches).
    */
-  Batch build(Ops tf, int batchSize, boolean training, long seed);
+  default Batch build(Ops tf, int batchSize, boolean training, long seed) {
+    return build(tf, batchSize, training, seed, 0);
+  }
+
+  /**
+   * As {@link #build(Ops, int, boolean, long)}, resuming a training stream: the returned pipeline
+   * yields exactly the batches number {@code startStep, startStep + 1, ...} of the stream that
+   * {@code startStep = 0} would give with the same seed (cheaply: the skipped examples are not
+   * decoded or augmented). Use it to continue a run from a checkpoint. Ignored for evaluation.
+   */
+  Batch build(Ops tf, int batchSize, boolean training, long seed, long startStep);
 }

@@ -146,7 +146,8 @@ public final class FashionMnist {
     @Override public List<String> classNames() { return CLASS_NAMES; }
 
     @Override
-    public Batch build(Ops tf, int batchSize, boolean training, long seed) {
+    public Batch build(Ops tf, int batchSize, boolean training, long seed, long startStep) {
+      if (!training) startStep = 0;
       if (batchSize < 1) throw new IllegalArgumentException("batchSize must be >= 1");
       Ops d = tf.withSubScope("fashion_mnist_" + name);
       Operand<TUint8> pixels;
@@ -161,9 +162,10 @@ public final class FashionMnist {
       int inputs = training ? batchSize * MixCut.inputFactor(aug) : batchSize;
       if (training) {
         if (inputs > size()) throw new IllegalArgumentException("batch larger than the split");
-        p = p.shuffle(Math.min(size(), options.shuffleBuffer()), seed).repeat();
+        p = p.shuffle(Math.min(size(), options.shuffleBuffer()), seed).repeat()
+            .skip(startStep * inputs);
       }
-      p = p.batch(inputs, training).withIndex();
+      p = p.batch(inputs, training).withIndex(startStep);
       int imageSize = training ? options.trainSize() : options.evalSize();
       p = p.map((ftf, in) -> {
         @SuppressWarnings("unchecked") Operand<TUint8> x = (Operand<TUint8>) in.get(0);

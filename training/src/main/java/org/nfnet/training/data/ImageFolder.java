@@ -28,7 +28,8 @@ import org.tensorflow.types.TUint8;
  * counted ({@link #skipped()}) and reported in one warning, so {@link #size()} is exact for them. As
  * a safety net for files that pass the check but still fail to decode, the pipeline also has an
  * {@code IgnoreErrorsDataset} after the decode map: such elements are dropped (TF logs a warning)
- * instead of failing the run.
+ * instead of failing the run. (Such drops shift later batches, so {@code build(..., startStep)}
+ * resumes exactly only when no file is dropped at run time.)
  *
  * <p>Training: decode, Inception-style distorted crop, random flip, bicubic resize (DeepMind), then
  * RandAugment / normalisation / MixUp / CutMix on the batch. Evaluation: DeepMind's {@code
@@ -118,15 +119,19 @@ public final class ImageFolder implements Dataset {
   @Override public List<String> classNames() { return classNames; }
 
   @Override
-  public Batch build(Ops tf, int batchSize, boolean training, long seed) {
+  public Batch build(Ops tf, int batchSize, boolean training, long seed, long startStep) {
+    if (!training) startStep = 0;
     if (batchSize < 1) throw new IllegalArgumentException("batchSize must be >= 1");
     Ops d = tf.withSubScope("image_folder");
     String[] paths = files.stream().map(Path::toString).toArray(String[]::new);
     Pipe p = Pipe.slices(d, List.of(
         d.constant(StandardCharsets.UTF_8, paths), d.constant(labels)));
-    if (training) p = p.shuffle(Math.min(size(), options.shuffleBuffer()), seed).repeat();
+    Augment aug = options.augment();
+    int inputs = training ? batchSize * MixCut.inputFactor(aug) : batchSize;
+    long skipped = startStep * inputs;
+    if (training) p = p.shuffle(Math.min(size(), options.shuffleBuffer()), seed).repeat().skip(skipped);
     int size = training ? options.trainSize() : options.evalSize();
-    p = p.withIndex().map((ftf, in) -> {
+    p = p.withIndex(skipped).map((ftf, in) -> {
       @SuppressWarnings("unchecked") Operand<TString> path = (Operand<TString>) in.get(0);
       Operand<TUint8> image = Preprocess.decodeFile(ftf, path);
       Operand<TFloat32> out = training
@@ -135,8 +140,7 @@ public final class ImageFolder implements Dataset {
           : Preprocess.evalResizeCropNormalize(ftf, image, size);
       return List.of(out, in.get(1));
     }, options.parallelCalls(), true).ignoreErrors();
-    Augment aug = options.augment();
-    p = p.batch(training ? batchSize * MixCut.inputFactor(aug) : batchSize, training).withIndex();
+    p = p.batch(inputs, training).withIndex(startStep);
     int classes = numClasses();
     p = p.map((ftf, in) -> {
       @SuppressWarnings("unchecked") Operand<TFloat32> x = (Operand<TFloat32>) in.get(0);

@@ -54,12 +54,12 @@ final class Pipe {
     return new Pipe(tf, tf.data.tensorSliceDataset(components, shapes), types, shapes);
   }
 
-  /** Infinite stream 0, 1, 2, ... (int64 scalars). */
-  static Pipe counter(Ops tf) {
+  /** Infinite stream start, start + 1, ... (int64 scalars). */
+  static Pipe counter(Ops tf, long start) {
     return new Pipe(
         tf,
         tf.data.rangeDataset(
-            tf.constant(0L), tf.constant(Long.MAX_VALUE), tf.constant(1L),
+            tf.constant(start), tf.constant(Long.MAX_VALUE), tf.constant(1L),
             List.of(TInt64.class), List.of(Shape.scalar())),
         List.of(TInt64.class),
         List.of(Shape.scalar()));
@@ -74,6 +74,12 @@ final class Pipe {
             ShuffleDataset.reshuffleEachIteration(true)),
         types,
         shapes);
+  }
+
+  /** Drops the first {@code count} elements. */
+  Pipe skip(long count) {
+    if (count == 0) return this;
+    return new Pipe(tf, tf.data.skipDataset(handle, tf.constant(count), types, shapes), types, shapes);
   }
 
   Pipe repeat() {
@@ -91,8 +97,8 @@ final class Pipe {
   }
 
   /** Appends a running int64 element index as the last component (used to derive stateless seeds). */
-  Pipe withIndex() {
-    Pipe c = counter(tf);
+  Pipe withIndex(long start) {
+    Pipe c = counter(tf, start);
     List<Class<? extends TType>> t = new ArrayList<>(types);
     t.add(TInt64.class);
     List<Shape> s = new ArrayList<>(shapes);

@@ -117,6 +117,27 @@ class FashionMnistPipelineTest {
   }
 
   @Test
+  void resumingAtAStepGivesTheSameStream() {
+    Dataset train = fm.train(DataOptions.of(32).withAugment(Augment.deepMind("203")));
+    Fetch[] fresh = new Fetch[4];
+    try (Graph g = new Graph(); Session s = new Session(g)) {
+      Batch b = train.build(Ops.create(g), 300, true, 5); // 600 inputs/step: step 3 crosses an epoch
+      Fetch.init(s, b);
+      for (int i = 0; i < 4; i++) fresh[i] = Fetch.next(s, b);
+    }
+    try (Graph g = new Graph(); Session s = new Session(g)) {
+      Batch b = train.build(Ops.create(g), 300, true, 5, 2);
+      Fetch.init(s, b);
+      for (int i = 2; i < 4; i++) {
+        Fetch f = Fetch.next(s, b);
+        assertArrayEquals(fresh[i].labels(), f.labels(), "step " + i);
+        assertArrayEquals(fresh[i].targets(), f.targets(), "step " + i);
+        assertArrayEquals(fresh[i].images(), f.images(), "step " + i);
+      }
+    }
+  }
+
+  @Test
   void deepMindAugmentationGivesSoftTargetsSummingToOne() {
     Dataset train = fm.train(DataOptions.of(32).withAugment(Augment.deepMind("405")));
     Fetch f = firstTwo(train, 3)[0];

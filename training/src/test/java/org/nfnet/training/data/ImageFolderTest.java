@@ -131,6 +131,31 @@ class ImageFolderTest {
   }
 
   @Test
+  void resumingAtAStepGivesTheSameStream(@TempDir Path clean) throws IOException {
+    for (String c : List.of("x", "y")) {
+      Files.createDirectories(clean.resolve(c));
+      for (int i = 0; i < 3; i++) {
+        ImageIO.write(gradient(30 + 7 * i, 41 - 5 * i), "png", clean.resolve(c + "/" + i + ".png").toFile());
+      }
+    }
+    ImageFolder d = ImageFolder.open(clean, DataOptions.of(16).withAugment(Augment.deepMind("202")));
+    Fetch[] fresh = new Fetch[4];
+    try (Graph g = new Graph(); Session s = new Session(g)) {
+      Batch b = d.build(Ops.create(g), 2, true, 9);
+      Fetch.init(s, b);
+      for (int i = 0; i < 4; i++) fresh[i] = Fetch.next(s, b);
+    }
+    try (Graph g = new Graph(); Session s = new Session(g)) {
+      Batch b = d.build(Ops.create(g), 2, true, 9, 3);
+      Fetch.init(s, b);
+      Fetch f = Fetch.next(s, b);
+      assertArrayEquals(fresh[3].labels(), f.labels());
+      assertArrayEquals(fresh[3].targets(), f.targets());
+      assertArrayEquals(fresh[3].images(), f.images());
+    }
+  }
+
+  @Test
   void trainingPipelineRepeatsWithAugmentation() {
     ImageFolder d = ImageFolder.open(root,
         DataOptions.of(24, 24).withAugment(Augment.deepMind("203")).withParallelCalls(2));
