@@ -1,0 +1,121 @@
+package org.nfnet.training;
+
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.ReduceSum;
+import org.tensorflow.types.TBool;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * Adaptive Gradient Clipping (paper Sec. 4): a gradient is clipped unit-wise, per output unit,
+ * when its norm exceeds {@code clipping * max(||W||, eps)}.
+ *
+ * <p>Why unit-wise: one global threshold lets a single large layer dominate; comparing each
+ * output unit's gradient to that unit's own weight norm bounds the <em>relative</em> change of
+ * every unit per step, which is what lets NFNets train with large batches and strong
+ * augmentation without BatchNorm. The eps floor keeps zero-initialised parameters (skip gains,
+ * biases) from being frozen at zero.
+ *
+ * <p>Units follow DeepMind's {@code unitwise_norm}: HWIO kernels reduce over H, W, I (one norm per
+ * output channel); [in, out] linear weights (and rank 3) reduce over in; tensors with at most one
+ * non-singleton dimension (vectors, scalars) use one norm for the whole tensor.
+ */
+public final class AdaptiveGradientClipping {
+  /** Floor on the gradient norm in the rescale factor, DeepMind's "just-in-case" 1e-6. */
+  public static final float MIN_GRAD_NORM = 1e-6f;
+
+  private AdaptiveGradientClipping() {}
+
+  /**
+   * Axes reduced to get unit norms, or {@code null} for one norm over the whole tensor. Mirrors
+   * DeepMind: the vector/scalar test looks at the squeezed shape, the others at the raw rank.
+   */
+  public static int[] unitAxes(long[] shape) {
+    int nonSingleton = 0;
+    for (long d : shape) {
+      if (d != 1) {
+        nonSingleton++;
+      }
+    }
+    if (nonSingleton <= 1) {
+      return null;
+    }
+    return switch (shape.length) {
+      case 2, 3 -> new int[] {0};
+      case 4 -> new int[] {0, 1, 2};
+      default -> throw new IllegalArgumentException(
+          "AGC supports parameters of rank <= 4, got shape " + java.util.Arrays.toString(shape));
+    };
+  }
+
+  /** Number of units (independently clipped slices) of a parameter of this shape. */
+  public static long unitCount(long[] shape) {
+    int[] axes = unitAxes(shape);
+    if (axes == null) {
+      return 1;
+    }
+    long n = 1;
+    outer:
+    for (int i = 0; i < shape.length; i++) {
+      for (int a : axes) {
+        if (a == i) {
+          continue outer;
+        }
+      }
+      n *= shape[i];
+    }
+    return n;
+  }
+
+  /**
+   * Unit-wise L2 norms; keeps reduced dimensions so the result broadcasts against {@code x}.
+   * {@code x} must be a value tensor (e.g. a variable's Identity read), never a ref.
+   */
+  public static Operand<TFloat32> unitNorm(Ops tf, Operand<TFloat32> x, long[] shape) {
+    int[] axes = unitAxes(shape);
+    Operand<TFloat32> sq = tf.math.square(x);
+    if (axes == null) {
+      int[] all = new int[shape.length];
+      for (int i = 0; i < all.length; i++) {
+        all[i] = i;
+      }
+      // Scalar result: broadcasts against any shape.
+      return tf.math.sqrt(tf.reduceSum(sq, tf.constant(all)));
+    }
+    return tf.math.sqrt(tf.reduceSum(sq, tf.constant(axes), ReduceSum.keepDims(true)));
+  }
+
+  /**
+   * A clipped gradient plus how many of its units were rescaled.
+   *
+   * @param grad the gradient after clipping
+   * @param clippedUnits float32 scalar: number of units whose norm exceeded the threshold
+   * @param units total number of units of this parameter
+   */
+  public record Clipped(Operand<TFloat32> grad, Operand<TFloat32> clippedUnits, long units) {}
+
+  /**
+   * Clips {@code grad} of parameter {@code param} (both of {@code shape}).
+   *
+   * <p>{@code g <- g * max_norm / max(||g||, 1e-6)} where {@code ||g|| > max_norm}, with
+   * {@code max_norm = clipping * max(||W||, eps)}; other units pass through unchanged (not even
+   * multiplied by 1, so unclipped gradients stay bit-exact).
+   */
+  public static Clipped clip(Ops tf, Operand<TFloat32> grad, Operand<TFloat32> param, long[] shape,
+      float clipping, float eps) {
+    Operand<TFloat32> paramNorm = tf.math.maximum(unitNorm(tf, param, shape), tf.constant(eps));
+    Operand<TFloat32> gradNorm = unitNorm(tf, grad, shape);
+    Operand<TFloat32> maxNorm = tf.math.mul(paramNorm, tf.constant(clipping));
+    Operand<TBool> trigger = tf.math.greater(gradNorm, maxNorm);
+    Operand<TFloat32> scale = tf.math.div(maxNorm,
+        tf.math.maximum(gradNorm, tf.constant(MIN_GRAD_NORM)));
+    Operand<TFloat32> clipped = tf.select(trigger, tf.math.mul(grad, scale), grad);
+    Operand<TFloat32> count = tf.reduceSum(tf.dtypes.cast(trigger, TFloat32.class),
+        allAxes(tf, trigger));
+    return new Clipped(clipped, count, unitCount(shape));
+  }
+
+  static Operand<org.tensorflow.types.TInt32> allAxes(Ops tf, Operand<?> x) {
+    return tf.range(tf.constant(0), tf.rank(x), tf.constant(1));
+  }
+}

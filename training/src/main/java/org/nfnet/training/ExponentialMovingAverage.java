@@ -1,0 +1,57 @@
+package org.nfnet.training;
+
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt64;
+
+/**
+ * Exponential moving average of the weights, used for evaluation and export (DeepMind evaluates
+ * and releases the EMA parameters).
+ *
+ * <p>TF1-style warm-up: the decay used after {@code t} updates is
+ * {@code min(decay, (1 + t) / (10 + t))}. Early on the weights move fast and a 0.99999 average
+ * would be dominated by the random init for hundreds of thousands of steps; the warm-up makes the
+ * average track the weights closely at first and only reach the nominal decay later.
+ *
+ * <p>Defaults: {@link #IMAGENET_DECAY} (0.99999, DeepMind's 360-epoch ImageNet runs, an averaging
+ * horizon of ~100k steps) and {@link #SHORT_RUN_DECAY} (0.999, ~1k steps) for runs of a few
+ * thousand steps such as Fashion-MNIST demos, where 0.99999 would still be in warm-up at the end.
+ */
+public final class ExponentialMovingAverage {
+  public static final double IMAGENET_DECAY = 0.99999;
+  public static final double SHORT_RUN_DECAY = 0.999;
+
+  private final double decay;
+
+  public ExponentialMovingAverage(double decay) {
+    if (!(decay >= 0 && decay < 1)) {
+      throw new IllegalArgumentException("EMA decay must be in [0, 1), got " + decay);
+    }
+    this.decay = decay;
+  }
+
+  public double decay() {
+    return decay;
+  }
+
+  /** Decay applied by the update after {@code t} previous updates, on the host. */
+  public double effectiveDecay(long t) {
+    return Math.min(decay, (1.0 + t) / (10.0 + t));
+  }
+
+  /** The same, in-graph, as a float32 scalar. */
+  public Operand<TFloat32> effectiveDecay(Ops tf, Operand<TInt64> t) {
+    Operand<org.tensorflow.types.TFloat64> tt = tf.dtypes.cast(t, org.tensorflow.types.TFloat64.class);
+    Operand<org.tensorflow.types.TFloat64> warm = tf.math.div(tf.math.add(tt, tf.constant(1.0)),
+        tf.math.add(tt, tf.constant(10.0)));
+    return tf.dtypes.cast(tf.math.minimum(warm, tf.constant(decay)), TFloat32.class);
+  }
+
+  /** {@code d * average + (1 - d) * value}. */
+  public static Operand<TFloat32> update(Ops tf, Operand<TFloat32> average, Operand<TFloat32> value,
+      Operand<TFloat32> d) {
+    return tf.math.add(tf.math.mul(d, average),
+        tf.math.mul(tf.math.sub(tf.constant(1.0f), d), value));
+  }
+}

@@ -1,0 +1,184 @@
+package org.nfnet.training;
+
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import org.nfnet.zoo.ParameterSpec;
+import org.nfnet.zoo.graph.VariableParameters;
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * SGD with Adaptive Gradient Clipping, weight decay and (Nesterov) momentum, built as graph ops
+ * (DeepMind's {@code SGD_AGC}), per parameter in this order:
+ * <ol>
+ *   <li>AGC clip (groups in {@link OptimizerConfig#clippedGroups()}), on the raw gradient;</li>
+ *   <li>{@code g += weight_decay * W} (groups in {@link OptimizerConfig#decayedGroups()}) &mdash;
+ *       after clipping, so decay is never clipped away;</li>
+ *   <li>momentum buffer and Nesterov direction;</li>
+ *   <li>{@code W <- W - lr * direction}, {@code lr} a graph tensor (the schedule).</li>
+ * </ol>
+ *
+ * <p>Why not TF Java's {@code Momentum}/{@code Optimizer}: its learning rate is a float constant,
+ * and {@code computeGradients} differentiates w.r.t. every VariableV2 in the graph, which fails as
+ * soon as the graph holds a global step or EMA variables. Here gradients are taken w.r.t. the
+ * parameters' Identity reads by the caller ({@code Graph.addGradients}).
+ *
+ * <p>Momentum slots are plain VariableV2 variables named
+ * {@code optimizer/momentum/<parameter variable name>}, so {@code Session.save} checkpoints them.
+ * Building is two-phase: {@link #build} computes every new value as a tensor; {@link Plan#assigns}
+ * creates the assignments behind a caller-chosen barrier (all reads of the old values must be
+ * finished first, since a VariableV2 read can alias the variable's buffer).
+ */
+public final class SgdAgcOptimizer {
+  public static final String MOMENTUM_SCOPE = "optimizer/momentum";
+
+  private final OptimizerConfig config;
+
+  public SgdAgcOptimizer(OptimizerConfig config) {
+    this.config = config;
+  }
+
+  public OptimizerConfig config() {
+    return config;
+  }
+
+  /** Everything computed for one parameter in one step. */
+  public record ParamUpdate(VariableParameters.Entry entry, ParameterGroup group,
+      Operand<TFloat32> grad, Operand<TFloat32> clippedGrad, Operand<TFloat32> newValue,
+      Variable<TFloat32> momentum, Operand<TFloat32> newMomentum,
+      Operand<TFloat32> clippedUnits, long units) {
+
+    public ParameterSpec spec() {
+      return entry.spec();
+    }
+  }
+
+  /** The update tensors of one step, not yet assigned. */
+  public final class Plan {
+    private final List<ParamUpdate> updates;
+    private final Map<ParameterGroup, Operand<TFloat32>> clipFractions;
+    private final Operand<TFloat32> clipFraction;
+    private final List<Op> momentumReset;
+
+    Plan(List<ParamUpdate> updates, Map<ParameterGroup, Operand<TFloat32>> clipFractions,
+        Operand<TFloat32> clipFraction, List<Op> momentumReset) {
+      this.updates = updates;
+      this.clipFractions = clipFractions;
+      this.clipFraction = clipFraction;
+      this.momentumReset = momentumReset;
+    }
+
+    public List<ParamUpdate> updates() {
+      return updates;
+    }
+
+    /** Fraction of units clipped this step, per clipped group. */
+    public Map<ParameterGroup, Operand<TFloat32>> clipFractions() {
+      return clipFractions;
+    }
+
+    /** Fraction of units clipped this step over all clipped groups. */
+    public Operand<TFloat32> clipFraction() {
+      return clipFraction;
+    }
+
+    /** Ops zeroing every momentum buffer (fresh optimizer state). */
+    public List<Op> momentumReset() {
+      return momentumReset;
+    }
+
+    /** All new values (parameters and buffers), for use as a barrier. */
+    public List<Op> newValueOps() {
+      List<Op> ops = new ArrayList<>();
+      for (ParamUpdate u : updates) {
+        ops.add(u.newValue()::op);
+        ops.add(u.newMomentum()::op);
+      }
+      return ops;
+    }
+
+    /** Assigns parameters and buffers, each after every op in {@code barrier}. */
+    public List<Op> assigns(Ops tf, List<Op> barrier) {
+      Ops after = tf.withControlDependencies(barrier);
+      List<Op> ops = new ArrayList<>();
+      for (ParamUpdate u : updates) {
+        ops.add(after.withSubScope("optimizer").assign(u.entry().variable(), u.newValue()));
+        ops.add(after.withSubScope("optimizer").assign(u.momentum(), u.newMomentum()));
+      }
+      return ops;
+    }
+  }
+
+  /**
+   * Builds the update tensors.
+   *
+   * @param tf root ops (device scope included)
+   * @param params trainable parameters
+   * @param grads gradient of the loss w.r.t. each parameter's read, same order
+   * @param lr learning rate tensor (float32 scalar)
+   */
+  public Plan build(Ops tf, Scopes scopes, List<VariableParameters.Entry> params,
+      List<Operand<TFloat32>> grads, Operand<TFloat32> lr) {
+    float clipping = (float) config.clipping();
+    float eps = (float) config.eps();
+    float wd = (float) config.weightDecay();
+    float mu = (float) config.momentum();
+    List<ParamUpdate> updates = new ArrayList<>();
+    Map<ParameterGroup, List<Operand<TFloat32>>> counts = new EnumMap<>(ParameterGroup.class);
+    Map<ParameterGroup, Long> units = new EnumMap<>(ParameterGroup.class);
+    List<Op> reset = new ArrayList<>();
+    for (int i = 0; i < params.size(); i++) {
+      VariableParameters.Entry e = params.get(i);
+      ParameterSpec spec = e.spec();
+      ParameterGroup group = config.groups().groupOf(spec);
+      Ops s = scopes.of("optimizer/update/" + spec.tfName());
+      Operand<TFloat32> p = e.read();
+      Operand<TFloat32> g = grads.get(i);
+      Operand<TFloat32> clippedUnits = null;
+      long n = 0;
+      if (config.clippedGroups().contains(group) && clipping > 0) {
+        AdaptiveGradientClipping.Clipped c =
+            AdaptiveGradientClipping.clip(s, g, p, spec.shape(), clipping, eps);
+        g = c.grad();
+        clippedUnits = c.clippedUnits();
+        n = c.units();
+        counts.computeIfAbsent(group, k -> new ArrayList<>()).add(clippedUnits);
+        units.merge(group, n, Long::sum);
+      }
+      Operand<TFloat32> clipped = g;
+      if (config.decayedGroups().contains(group) && wd != 0f) {
+        g = s.math.add(g, s.math.mul(p, s.constant(wd)));
+      }
+      Variable<TFloat32> buf = scopes.named(MOMENTUM_SCOPE + "/" + spec.tfName())
+          .variable(Shape.of(spec.shape()), TFloat32.class);
+      Operand<TFloat32> bufRead = s.identity(buf);
+      Operand<TFloat32> newBuf = NesterovMomentum.buffer(s, bufRead, g, mu);
+      Operand<TFloat32> dir = NesterovMomentum.direction(s, newBuf, g, mu, config.nesterov());
+      Operand<TFloat32> newValue = s.math.sub(p, s.math.mul(lr, dir));
+      // Zeros from the static shape: zerosLike(read) would read the uninitialised slot.
+      reset.add(s.assign(buf, s.zeros(s.constant(spec.shape()), TFloat32.class)));
+      updates.add(new ParamUpdate(e, group, grads.get(i), clipped, newValue, buf, newBuf,
+          clippedUnits, n));
+    }
+    Ops m = tf.withSubScope("metrics");
+    Map<ParameterGroup, Operand<TFloat32>> fractions = new EnumMap<>(ParameterGroup.class);
+    List<Operand<TFloat32>> all = new ArrayList<>();
+    long total = 0;
+    for (var en : counts.entrySet()) {
+      Operand<TFloat32> sum = m.math.addN(en.getValue());
+      all.add(sum);
+      long u = units.get(en.getKey());
+      total += u;
+      fractions.put(en.getKey(), m.math.div(sum, m.constant((float) u)));
+    }
+    Operand<TFloat32> overall = all.isEmpty() ? m.constant(0f)
+        : m.math.div(m.math.addN(all), m.constant((float) total));
+    return new Plan(updates, fractions, overall, reset);
+  }
+}
