@@ -171,8 +171,11 @@ public final class FashionMnist {
         @SuppressWarnings("unchecked") Operand<TUint8> x = (Operand<TUint8>) in.get(0);
         @SuppressWarnings("unchecked") Operand<TInt32> y = (Operand<TInt32>) in.get(1);
         Rng rng = new Rng(ftf, seed, Preprocess.scalarIndex(in.get(2)));
-        Operand<TFloat32> img = Preprocess.grayBatch(ftf, x, imageSize, training, rng.fork(0));
-        return Preprocess.batchTail(ftf, img, y, CLASS_NAMES.size(), training, aug, rng, batchSize);
+        // RandAugment runs inside grayBatch at 28 px (before the resize), not in the batch tail
+        Operand<TFloat32> img = Preprocess.grayBatch(ftf, x, imageSize, training,
+            training ? aug.randAugment() : null, rng.fork(0));
+        Augment rest = new Augment(null, aug.mixupAlpha(), aug.cutmix());
+        return Preprocess.batchTail(ftf, img, y, CLASS_NAMES.size(), training, rest, rng, batchSize);
       }, Math.max(1, options.parallelCalls()), true);
       if (options.prefetch() > 0) p = p.prefetch(options.prefetch());
       return Datasets.toBatch(p.iterate());

@@ -35,12 +35,14 @@ public final class Preprocess {
 
   /**
    * Fashion-MNIST batch transform. {@code images} uint8 [N, 28, 28] -> float [N, S, S, 3] in 0..255.
-   * Training: per-example random shift of up to 3 pixels (zero padding) and random left-right flip,
-   * done by one {@code CropAndResize} with per-example (possibly mirrored) boxes, bilinear. Eval:
-   * bilinear resize with half-pixel centres.
+   * Training: per-example random shift of up to 3 pixels (zero padding) and random left-right flip
+   * at the native 28 px (one {@code CropAndResize} with per-example, possibly mirrored, boxes whose
+   * samples fall exactly on pixels), grayscale replicated to RGB, then RandAugment (when {@code
+   * randAugment} is non-null) still at 28 px — DeepMind also augments the crop before resizing —
+   * and finally a bilinear resize (half-pixel centres) to S. Eval: bilinear resize only.
    */
   static Operand<TFloat32> grayBatch(
-      Ops tf, Operand<TUint8> images, int size, boolean training, Rng rng) {
+      Ops tf, Operand<TUint8> images, int size, boolean training, String randAugment, Rng rng) {
     Operand<TFloat32> x = tf.expandDims(tf.dtypes.cast(images, TFloat32.class), tf.constant(-1));
     Operand<TFloat32> out;
     if (!training) {
@@ -49,14 +51,14 @@ public final class Preprocess {
     } else {
       Operand<TInt32> shape = tf.shape(images);
       Operand<TInt32> n = tf.slice(shape, tf.constant(new int[] {0}), tf.constant(new int[] {1}));
-      Operand<TFloat32> h1 = tf.math.sub(
+      Operand<TFloat32> hMinus1 = tf.math.sub(
           tf.dtypes.cast(tf.gather(shape, tf.constant(1), tf.constant(0)), TFloat32.class),
           tf.constant(1f));
       // integer shifts in [-MAX, MAX] for y and x
       Operand<TFloat32> shifts = tf.dtypes.cast(
           rng.uniformInt(tf.concat(List.of(n, tf.constant(new int[] {2})), tf.constant(0)),
               -MNIST_MAX_SHIFT, MNIST_MAX_SHIFT + 1), TFloat32.class);
-      Operand<TFloat32> d = tf.math.div(shifts, h1); // [N, 2] (dy, dx) in normalised units
+      Operand<TFloat32> d = tf.math.div(shifts, hMinus1); // [N, 2] (dy, dx), normalised units
       Operand<TFloat32> dy = tf.slice(d, tf.constant(new int[] {0, 0}), tf.constant(new int[] {-1, 1}));
       Operand<TFloat32> dx = tf.slice(d, tf.constant(new int[] {0, 1}), tf.constant(new int[] {-1, 1}));
       Operand<TFloat32> flip = tf.dtypes.cast(
@@ -68,8 +70,15 @@ public final class Preprocess {
           List.of(dy, x1, tf.math.add(dy, tf.constant(1f)), x2), tf.constant(1));
       Operand<TInt32> boxInd = tf.range(tf.constant(0), tf.reshape(n, tf.constant(new int[0])),
           tf.constant(1));
-      out = tf.image.cropAndResize(x, boxes, boxInd, tf.constant(new int[] {size, size}),
-          CropAndResize.method("bilinear"), CropAndResize.extrapolationValue(0f));
+      int h = (int) images.shape().get(1), w = (int) images.shape().get(2);
+      Operand<TFloat32> shifted = tf.image.cropAndResize(x, boxes, boxInd,
+          tf.constant(new int[] {h, w}), CropAndResize.method("bilinear"),
+          CropAndResize.extrapolationValue(0f));
+      out = tf.tile(shifted, tf.constant(new int[] {1, 1, 1, 3}));
+      if (randAugment != null) out = RandAugment.apply(tf, out, randAugment, rng.fork(1));
+      if (h == size && w == size) return out;
+      return tf.image.resizeBilinear(
+          out, tf.constant(new int[] {size, size}), ResizeBilinear.halfPixelCenters(true));
     }
     return tf.tile(out, tf.constant(new int[] {1, 1, 1, 3}));
   }

@@ -22,7 +22,8 @@
  * (training: {@code ShuffleDatasetV3} with the seed, {@code RepeatDataset}) -> per-example {@code
  * ParallelMapDatasetV2} (image folders: read, decode, crop/resize; then {@code
  * IgnoreErrorsDataset}) -> {@code BatchDatasetV2} -> batch-level {@code ParallelMapDatasetV2}
- * (resize for Fashion-MNIST, RandAugment, normalisation, one-hot, MixUp/CutMix) -> {@code
+ * (Fashion-MNIST: shift/flip, RandAugment at 28 px, resize; image folders: RandAugment on the
+ * resized crops; then normalisation, one-hot, MixUp/CutMix) -> {@code
  * PrefetchDataset} -> {@code IteratorV2}/{@code MakeIterator}/{@code IteratorGetNext}. Map
  * functions are {@link org.tensorflow.ConcreteFunction}s attached to the graph through the
  * {@code f} attribute. Nothing goes back to the host during a step.
