@@ -29,6 +29,7 @@ class FashionMnistPipelineTest {
     pixelMean /= fm.testImages().data().length;
     try (Graph g = new Graph(); Session s = new Session(g)) {
       Batch b = test.build(Ops.create(g), 128, false, 0);
+      assertArrayEquals(new long[] {-1, 28, 28, 3}, b.images().shape().asArray());
       Fetch.init(s, b);
       int seen = 0;
       double[] sum = new double[3];
@@ -167,6 +168,10 @@ class FashionMnistPipelineTest {
   private static Fetch[] firstTwo(Dataset d, long seed) {
     try (Graph g = new Graph(); Session s = new Session(g)) {
       Batch b = d.build(Ops.create(g), 64, true, seed);
+      // training batches have fully static shapes (the trainer can size its graph from them)
+      assertEquals(Shape.of(64, 32, 32, 3), b.images().shape());
+      assertEquals(Shape.of(64), b.labels().shape());
+      assertEquals(Shape.of(64, 10), b.targets().shape());
       Fetch.init(s, b);
       return new Fetch[] {Fetch.next(s, b), Fetch.next(s, b)};
     }
