@@ -7,12 +7,12 @@ import org.tensorflow.Session;
 import org.tensorflow.op.Ops;
 
 /**
- * Throughput of the Fashion-MNIST training pipeline (not a unit test). Each step runs the
+ * Throughput of the training pipeline (Fashion-MNIST by default, or an image folder) (not a unit test). Each step runs the
  * iterator's {@code IteratorGetNext} as a target, so the numbers exclude copying batches to Java.
  *
  * <pre>
  * java -cp ... org.nfnet.training.data.PipelineBenchmark [sizes=64,192] [batch=64] [steps=30]
- *     [source=fashion-mnist]
+ *     [source=fashion-mnist | fashion-mnist-subset | IDX directory | folder:/path/to/class/folders]
  * </pre>
  *
  * For every size it measures: no augmentation, and DeepMind's augmentation (RandAugment 405 +
@@ -26,12 +26,23 @@ public final class PipelineBenchmark {
     for (String s : (args.length > 0 ? args[0] : "64,192").split(",")) sizes.add(Integer.parseInt(s));
     int batch = args.length > 1 ? Integer.parseInt(args[1]) : 64;
     int steps = args.length > 2 ? Integer.parseInt(args[2]) : 30;
-    FashionMnist fm = FashionMnist.load(args.length > 3 ? args[3] : "fashion-mnist");
+    String source = args.length > 3 ? args[3] : "fashion-mnist";
+    java.util.function.Function<DataOptions, Dataset> train;
+    String description;
+    if (source.startsWith("folder:")) {
+      java.nio.file.Path root = java.nio.file.Path.of(source.substring("folder:".length()));
+      train = o -> ImageFolder.open(root, o);
+      description = "image folder " + root;
+    } else {
+      FashionMnist fm = FashionMnist.load(source);
+      train = fm::train;
+      description = fm.description();
+    }
     System.out.printf("source: %s; cores: %d; batch %d; %d timed steps after 5 warm-up steps%n",
-        fm.description(), Runtime.getRuntime().availableProcessors(), batch, steps);
+        description, Runtime.getRuntime().availableProcessors(), batch, steps);
     for (int size : sizes) {
       for (Augment aug : List.of(Augment.NONE, Augment.deepMind("405"))) {
-        double ips = run(fm.train(DataOptions.of(size).withAugment(aug)), batch, steps);
+        double ips = run(train.apply(DataOptions.of(size).withAugment(aug)), batch, steps);
         System.out.printf("size %3d  augment %-28s %8.1f images/s%n", size,
             aug.any() ? "RandAugment 405+MixUp+CutMix" : "none", ips);
       }
