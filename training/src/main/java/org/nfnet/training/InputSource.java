@@ -20,11 +20,19 @@ public interface InputSource {
    * One batch per {@code Session.run}.
    *
    * @param images float32 [N, H, W, 3], already normalised, at the model's train (or eval) size
-   * @param labels int32 [N] class indices
+   * @param labels int32 [N] class indices (top-1 / top-5)
+   * @param targets float32 [N, K] target distributions (MixUp/CutMix soft labels), or null for
+   *     one-hot {@code labels}; label smoothing is applied on top by the trainer
    * @param initializers ops to run before the first batch (e.g. iterator init); re-running them
    *     restarts the stream, which is how an eval pass begins
    */
-  record Batch(Operand<TFloat32> images, Operand<TInt32> labels, List<Op> initializers) {}
+  record Batch(Operand<TFloat32> images, Operand<TInt32> labels, Operand<TFloat32> targets,
+      List<Op> initializers) {
+
+    public Batch(Operand<TFloat32> images, Operand<TInt32> labels, List<Op> initializers) {
+      this(images, labels, null, initializers);
+    }
+  }
 
   /**
    * Adds the input ops to the graph. Called once per graph.
@@ -43,6 +51,14 @@ public interface InputSource {
 
   /** Examples per batch. */
   int batchSize();
+
+  /**
+   * The same stream resumed at global step {@code step} (the trainer calls this with the
+   * checkpoint's step before building the graph). Stateless sources return themselves.
+   */
+  default InputSource startingAt(long step) {
+    return this;
+  }
 
   /** The held-out counterpart (no augmentation, eval size), or null when there is none. */
   default InputSource eval() {

@@ -105,14 +105,28 @@ public final class SgdAgcOptimizer {
 
     /** Assigns parameters and buffers, each after every op in {@code barrier}. */
     public List<Op> assigns(Ops tf, List<Op> barrier) {
-      Ops after = tf.withControlDependencies(barrier);
+      Ops after = tf.withSubScope("optimizer_assign").withControlDependencies(barrier);
       List<Op> ops = new ArrayList<>();
       for (ParamUpdate u : updates) {
-        ops.add(after.withSubScope("optimizer").assign(u.entry().variable(), u.newValue()));
-        ops.add(after.withSubScope("optimizer").assign(u.momentum(), u.newMomentum()));
+        ops.add(after.assign(u.entry().variable(), u.newValue()));
+        ops.add(after.assign(u.momentum(), u.newMomentum()));
       }
       return ops;
     }
+  }
+
+  /**
+   * Creates the momentum slot of every parameter in {@code specs}. Call this early, while the
+   * graph is small: TF Java re-scans the whole graph for each new name scope, so creating the
+   * ~100 nested slot scopes after the forward and backward pass dominates graph build time.
+   */
+  public static Map<String, Variable<TFloat32>> createSlots(Scopes scopes, List<ParameterSpec> specs) {
+    Map<String, Variable<TFloat32>> slots = new java.util.LinkedHashMap<>();
+    for (ParameterSpec spec : specs) {
+      slots.put(spec.haikuKey(), scopes.named(MOMENTUM_SCOPE + "/" + spec.tfName())
+          .variable(Shape.of(spec.shape()), TFloat32.class));
+    }
+    return slots;
   }
 
   /**
@@ -123,8 +137,10 @@ public final class SgdAgcOptimizer {
    * @param grads gradient of the loss w.r.t. each parameter's read, same order
    * @param lr learning rate tensor (float32 scalar)
    */
-  public Plan build(Ops tf, Scopes scopes, List<VariableParameters.Entry> params,
-      List<Operand<TFloat32>> grads, Operand<TFloat32> lr) {
+  public Plan build(Ops tf, Map<String, Variable<TFloat32>> slots,
+      List<VariableParameters.Entry> params, List<Operand<TFloat32>> grads, Operand<TFloat32> lr) {
+    // One flat scope for all update ops (see createSlots on why not one scope per parameter).
+    Ops s = tf.withSubScope("optimizer");
     float clipping = (float) config.clipping();
     float eps = (float) config.eps();
     float wd = (float) config.weightDecay();
@@ -137,7 +153,6 @@ public final class SgdAgcOptimizer {
       VariableParameters.Entry e = params.get(i);
       ParameterSpec spec = e.spec();
       ParameterGroup group = config.groups().groupOf(spec);
-      Ops s = scopes.of("optimizer/update/" + spec.tfName());
       Operand<TFloat32> p = e.read();
       Operand<TFloat32> g = grads.get(i);
       Operand<TFloat32> clippedUnits = null;
@@ -155,8 +170,7 @@ public final class SgdAgcOptimizer {
       if (config.decayedGroups().contains(group) && wd != 0f) {
         g = s.math.add(g, s.math.mul(p, s.constant(wd)));
       }
-      Variable<TFloat32> buf = scopes.named(MOMENTUM_SCOPE + "/" + spec.tfName())
-          .variable(Shape.of(spec.shape()), TFloat32.class);
+      Variable<TFloat32> buf = slots.get(spec.haikuKey());
       Operand<TFloat32> bufRead = s.identity(buf);
       Operand<TFloat32> newBuf = NesterovMomentum.buffer(s, bufRead, g, mu);
       Operand<TFloat32> dir = NesterovMomentum.direction(s, newBuf, g, mu, config.nesterov());

@@ -10,6 +10,7 @@ import java.util.Set;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import org.nfnet.zoo.NFNetConfig;
+import org.nfnet.zoo.NFNetStructure;
 import org.nfnet.zoo.ParameterSpec;
 import org.nfnet.zoo.graph.ForwardOptions;
 import org.nfnet.zoo.graph.NFNet;
@@ -177,6 +178,17 @@ public final class TrainStep implements AutoCloseable {
     globalStep = tf.withName(GLOBAL_STEP).variable(Shape.scalar(), TInt64.class);
     stepRead = tf.withName("global_step_read").identity(globalStep);
 
+    // Slots first, while the graph is small (TF Java scans the graph for every new name scope).
+    List<ParameterSpec> specs = NFNetStructure.parameters(model);
+    List<ParameterSpec> trainableSpecs = specs.stream().filter(p -> !o.frozen().test(p)).toList();
+    Map<String, Variable<TFloat32>> slots = SgdAgcOptimizer.createSlots(scopes, trainableSpecs);
+    if (o.emaDecay() > 0) {
+      for (ParameterSpec p : specs) {
+        ema.put(p.haikuKey(), scopes.named(EMA_SCOPE + "/" + p.tfName())
+            .variable(Shape.of(p.shape()), TFloat32.class));
+      }
+    }
+
     InputSource.Batch batch = input.build(tf.withSubScope("input"), stepRead);
     inputInit = batch.initializers();
 
@@ -191,8 +203,10 @@ public final class TrainStep implements AutoCloseable {
     logits = out.logits();
 
     Ops m = tf.withSubScope("metrics");
-    loss = m.withName("loss").identity(LabelSmoothingLoss.loss(m, logits, batch.labels(),
-        model.numClasses(), o.labelSmoothing()));
+    Operand<TFloat32> targets = batch.targets() == null
+        ? LabelSmoothingLoss.targets(m, batch.labels(), model.numClasses(), o.labelSmoothing())
+        : LabelSmoothingLoss.smooth(m, batch.targets(), model.numClasses(), o.labelSmoothing());
+    loss = m.withName("loss").identity(LabelSmoothingLoss.loss(m, logits, targets));
     top1 = m.withName("top1").identity(accuracy(m, logits, batch.labels(), 1));
 
     // Gradients w.r.t. the Identity reads of the trainable parameters only.
@@ -218,7 +232,7 @@ public final class TrainStep implements AutoCloseable {
     }
 
     lr = m.withName("learning_rate").identity(o.schedule().at(tf, stepRead));
-    plan = new SgdAgcOptimizer(o.optimizer()).build(tf, scopes, trainable, grads, lr);
+    plan = new SgdAgcOptimizer(o.optimizer()).build(tf, slots, trainable, grads, lr);
     clipFractions = new EnumMap<>(ParameterGroup.class);
     plan.clipFractions().forEach((g, t) ->
         clipFractions.put(g, m.withName("clip_fraction_" + g.tag()).identity(t)));
@@ -245,9 +259,7 @@ public final class TrainStep implements AutoCloseable {
       }
       Ops after = e.withControlDependencies(barrier);
       for (VariableParameters.Entry en : params.entries()) {
-        Variable<TFloat32> v = scopes.named(EMA_SCOPE + "/" + en.spec().tfName())
-            .variable(Shape.of(en.spec().shape()), TFloat32.class);
-        ema.put(en.spec().haikuKey(), v);
+        Variable<TFloat32> v = ema.get(en.spec().haikuKey());
         emaSync.add(e.assign(v, en.read()));
         Operand<TFloat32> nv = newValues.get(en.spec().haikuKey());
         if (nv != null) {

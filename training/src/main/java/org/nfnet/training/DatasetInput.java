@@ -1,0 +1,71 @@
+package org.nfnet.training;
+
+import java.util.List;
+import org.nfnet.training.data.Dataset;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TInt64;
+
+/**
+ * Adapts the data package's {@link Dataset} splits (Fashion-MNIST, image folders, with
+ * RandAugment/MixUp/CutMix) to the trainer's {@link InputSource}.
+ */
+public final class DatasetInput implements InputSource {
+  private final Dataset train;
+  private final Dataset test;
+  private final int batchSize;
+  private final long seed;
+  private final long startStep;
+  private final boolean training;
+
+  /**
+   * @param train the training split
+   * @param test the evaluation split, or null
+   */
+  public DatasetInput(Dataset train, Dataset test, int batchSize, long seed) {
+    this(train, test, batchSize, seed, 0L, true);
+  }
+
+  private DatasetInput(Dataset train, Dataset test, int batchSize, long seed, long startStep,
+      boolean training) {
+    this.train = train;
+    this.test = test;
+    this.batchSize = batchSize;
+    this.seed = seed;
+    this.startStep = startStep;
+    this.training = training;
+  }
+
+  @Override
+  public InputSource.Batch build(Ops tf, Operand<TInt64> step) {
+    org.nfnet.training.data.Batch b = train.build(tf, batchSize, training, seed, training ? startStep : 0L);
+    return new InputSource.Batch(b.images(), b.labels(), training ? b.targets() : null,
+        b.initializer() == null ? List.of() : List.of(b.initializer()));
+  }
+
+  @Override
+  public InputSource startingAt(long step) {
+    return new DatasetInput(train, test, batchSize, seed, step, training);
+  }
+
+  @Override
+  public int numClasses() {
+    return train.numClasses();
+  }
+
+  @Override
+  public long size() {
+    return train.size();
+  }
+
+  @Override
+  public int batchSize() {
+    return batchSize;
+  }
+
+  @Override
+  public InputSource eval() {
+    return training && test != null ? new DatasetInput(test, null, batchSize, seed, 0L, false)
+        : null;
+  }
+}
