@@ -20,9 +20,8 @@ public final class ModelCard {
 
   private ModelCard() {}
 
-  static Map<String, Object> fields(NFNetConfig c, boolean folded, int topK, long params,
-      long storedValues, Map<String, Object> extras) {
-    EvalPreprocessing p = EvalPreprocessing.of(c);
+  static Map<String, Object> fields(NFNetConfig c, EvalPreprocessing p, boolean folded, int topK,
+      long params, long storedValues, Map<String, Object> extras) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("format", "nfnet-savedmodel/1");
     m.put("variant", c.name());
@@ -47,7 +46,8 @@ public final class ModelCard {
     m.put("top_k", topK);
     m.put("folded_weight_standardization", folded);
     Map<String, Object> pre = new LinkedHashMap<>();
-    pre.put("name", "resize_crop_32");
+    pre.put("name", p.name());
+    pre.put("crop_padding", p.cropPadding());
     pre.put("resize", "ResizeBicubic to " + p.resizeSize() + "x" + p.resizeSize()
         + " (half_pixel_centers=true, align_corners=false, aspect squashed, no clamping)");
     pre.put("crop", p.testImsize() + "x" + p.testImsize() + " at offset " + p.cropOffset());
@@ -66,9 +66,9 @@ public final class ModelCard {
     return m;
   }
 
-  static void write(Path dir, NFNetConfig c, boolean folded, int topK, long params,
-      long storedValues, Map<String, Object> extras) throws IOException {
-    Map<String, Object> m = fields(c, folded, topK, params, storedValues, extras);
+  static void write(Path dir, NFNetConfig c, EvalPreprocessing p, boolean folded, int topK,
+      long params, long storedValues, Map<String, Object> extras) throws IOException {
+    Map<String, Object> m = fields(c, p, folded, topK, params, storedValues, extras);
     MAPPER.writeValue(dir.resolve(JSON).toFile(), m);
     StringBuilder md = new StringBuilder();
     md.append("# NFNet ").append(c.name()).append(" (SavedModel)\n\n");

@@ -83,6 +83,7 @@ public final class NFNetExporter {
   private Function<ParameterSpec, TFloat32> values;
   private boolean fold = true;
   private Precision precision = Precision.FLOAT32;
+  private int cropPadding = EvalPreprocessing.CROP_PADDING;
   private boolean force;
   private int topK = DEFAULT_TOP_K;
   private List<String> labels;
@@ -116,6 +117,15 @@ public final class NFNetExporter {
    */
   public NFNetExporter precision(Precision precision) {
     this.precision = precision;
+    return this;
+  }
+
+  /**
+   * Eval preprocessing of the image signatures: 32 (default) is DeepMind's 'resize_crop_32'; 0 a
+   * plain resize to the test size, for models trained on frame-filling images (Fashion-MNIST).
+   */
+  public NFNetExporter cropPadding(int pixels) {
+    this.cropPadding = pixels;
     return this;
   }
 
@@ -211,7 +221,8 @@ public final class NFNetExporter {
       Files.writeString(labelsPath, String.join("\n", names) + "\n");
       Map<String, Object> extras = new java.util.LinkedHashMap<>(cardExtras);
       extras.put("conv_precision", precision.name().toLowerCase(java.util.Locale.ROOT));
-      ModelCard.write(tmp, config, fold, k, NFNetStructure.parameterCount(config), stored, extras);
+      ModelCard.write(tmp, config, new EvalPreprocessing(config.testImsize(), cropPadding), fold, k,
+          NFNetStructure.parameterCount(config), stored, extras);
       if (Files.exists(target)) {
         Path old = parent.resolve("." + target.getFileName() + ".old-" + UUID.randomUUID());
         Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
@@ -233,7 +244,7 @@ public final class NFNetExporter {
 
   Built build(Graph g, List<String> names, int k, boolean folded) {
     Ops tf = Ops.create(g);
-    EvalPreprocessing prep = EvalPreprocessing.of(config);
+    EvalPreprocessing prep = new EvalPreprocessing(config.testImsize(), cropPadding);
     NFNet net = new NFNet(config, precision);
     VariableParameters vars = new VariableParameters();
     ParameterSource src = folded ? FoldedKernels.source(vars) : vars;

@@ -45,7 +45,11 @@ import org.tensorflow.types.TUint8;
  */
 public final class NFNetModel implements AutoCloseable {
   /** Smallest accepted source image side: the network's total stride. */
-  public static final int DEFAULT_MIN_SIDE = NFNetStructure.TOTAL_STRIDE;
+  /**
+   * Smallest accepted image side. The image signatures resize every image to the network's input
+   * size, so small images (28 px Fashion-MNIST) are fine; below this they carry no content.
+   */
+  public static final int DEFAULT_MIN_SIDE = 8;
   /** Largest accepted decoded image, in pixels (guards against decompression bombs). */
   public static final long DEFAULT_MAX_PIXELS = 40_000_000L;
 
@@ -294,8 +298,7 @@ public final class NFNetModel implements AutoCloseable {
     if (h < minImageSide() || w < minImageSide()) {
       throw new IllegalArgumentException(what + "image " + w + "x" + h + " (WxH) is too small: "
           + variant() + " needs at least " + minImageSide() + "x" + minImageSide()
-          + " pixels (it is resized to " + (testImsize + EvalPreprocessing.CROP_PADDING)
-          + " and centre-cropped to " + testImsize + ")");
+          + " pixels");
     }
     if (h * w > maxPixels()) {
       throw new IllegalArgumentException(what + "image " + w + "x" + h + " has " + h * w

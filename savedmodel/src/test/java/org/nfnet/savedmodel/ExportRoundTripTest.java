@@ -263,13 +263,13 @@ class ExportRoundTripTest {
 
   @Test
   void rejectsTooSmallAndNonImagesBeforeRunning() throws Exception {
-    BufferedImage small = testImage(20, 16);
+    BufferedImage small = testImage(6, 5);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> model.predict(small));
-    assertTrue(e.getMessage().contains("20x16"), e.getMessage());
+    assertTrue(e.getMessage().contains("6x5"), e.getMessage());
     File png = tmp.resolve("small.png").toFile();
     ImageIO.write(small, "png", png);
     e = assertThrows(IllegalArgumentException.class, () -> model.predict(png.toPath()));
-    assertTrue(e.getMessage().contains("20x16") && e.getMessage().contains("too small"), e.getMessage());
+    assertTrue(e.getMessage().contains("6x5") && e.getMessage().contains("too small"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> model.predict("hello".getBytes()));
     assertTrue(e.getMessage().contains("not a JPEG/PNG/GIF/BMP"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class,

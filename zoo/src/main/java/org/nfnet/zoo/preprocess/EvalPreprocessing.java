@@ -47,12 +47,36 @@ public final class EvalPreprocessing {
   public static final float[] STDDEV_RGB = {0.229f * 255, 0.224f * 255, 0.225f * 255};
 
   private final int testImsize;
+  private final int cropPadding;
 
+  /** DeepMind's 'resize_crop_32'. */
   public EvalPreprocessing(int testImsize) {
+    this(testImsize, CROP_PADDING);
+  }
+
+  /**
+   * @param cropPadding pixels added before the centre crop: 32 is DeepMind's ImageNet setting;
+   *     0 is a plain (squashing) resize to the test size, for datasets whose objects fill the frame
+   *     (Fashion-MNIST) and were trained without the crop
+   */
+  public EvalPreprocessing(int testImsize, int cropPadding) {
     if (testImsize <= 0) {
       throw new IllegalArgumentException("test image size must be positive, got " + testImsize);
     }
+    if (cropPadding < 0) {
+      throw new IllegalArgumentException("crop padding must be >= 0, got " + cropPadding);
+    }
     this.testImsize = testImsize;
+    this.cropPadding = cropPadding;
+  }
+
+  public int cropPadding() {
+    return cropPadding;
+  }
+
+  /** 'resize_crop_32' for DeepMind's setting, else 'resize_crop_N' / 'resize'. */
+  public String name() {
+    return cropPadding == 0 ? "resize" : "resize_crop_" + cropPadding;
   }
 
   public static EvalPreprocessing of(NFNetConfig config) {
@@ -64,9 +88,9 @@ public final class EvalPreprocessing {
     return testImsize;
   }
 
-  /** Side every image is resized to before cropping: test + 32. */
+  /** Side every image is resized to before cropping: test + crop padding (32). */
   public int resizeSize() {
-    return testImsize + CROP_PADDING;
+    return testImsize + cropPadding;
   }
 
   /** Offset of the centre crop in both directions: ((resize - test) + 1) / 2 = 16. */
