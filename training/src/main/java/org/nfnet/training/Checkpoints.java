@@ -54,6 +54,7 @@ public final class Checkpoints {
       Path tmp = dir.resolve(TMP_PREFIX + step + "-" + System.nanoTime());
       Files.createDirectories(tmp);
       trainStep.session().save(tmp.resolve(VARIABLES).toString());
+      pauseForCrashTest();
       ObjectNode meta = new ObjectMapper().createObjectNode();
       meta.put("step", step);
       meta.put("variant", trainStep.model().name());
@@ -132,6 +133,23 @@ public final class Checkpoints {
     List<Path> all = new ArrayList<>(list());
     while (all.size() > keep) {
       deleteRecursively(all.remove(0));
+    }
+  }
+
+  /**
+   * Test hook: {@code -Dnfnet.checkpoint.pauseMillis=N} sleeps between writing the variables and
+   * publishing the checkpoint, so a crash test can {@code kill -9} a process mid-save.
+   */
+  private static void pauseForCrashTest() {
+    long ms = Long.getLong("nfnet.checkpoint.pauseMillis", 0L);
+    if (ms > 0) {
+      System.out.println("CHECKPOINT_PAUSE");
+      System.out.flush();
+      try {
+        Thread.sleep(ms);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 

@@ -136,6 +136,7 @@ public final class TrainStep implements AutoCloseable {
   private final VariableParameters params = new VariableParameters();
   private final Variable<TInt64> globalStep;
   private final Operand<TInt64> stepRead;
+  private final Operand<TInt64> stepValue;
   private final SgdAgcOptimizer.Plan plan;
   private final Map<String, Variable<TFloat32>> ema = new LinkedHashMap<>();
   private final List<Op> inputInit;
@@ -238,7 +239,11 @@ public final class TrainStep implements AutoCloseable {
         clipFractions.put(g, m.withName("clip_fraction_" + g.tag()).identity(t)));
     Operand<TFloat32> clipAll = m.withName("clip_fraction").identity(plan.clipFraction());
 
+    // The step this update is computed at, copied before the increment (a fetched Identity of the
+    // variable would alias its buffer and show the incremented value).
+    stepValue = m.withName("step").math.add(stepRead, m.constant(0L));
     List<Op> barrier = new ArrayList<>(plan.newValueOps());
+    barrier.add(stepValue::op);
     barrier.add(loss::op);
     barrier.add(top1::op);
     barrier.add(lr::op);
@@ -489,7 +494,7 @@ public final class TrainStep implements AutoCloseable {
   /** One training step; with {@code log} also writes the TensorBoard summaries of this step. */
   public StepMetrics run(boolean log) {
     var r = session.runner().addTarget(log ? trainOpLogged : trainOp)
-        .fetch(stepRead).fetch(loss).fetch(top1).fetch(lr).fetch(plan.clipFraction());
+        .fetch(stepValue).fetch(loss).fetch(top1).fetch(lr).fetch(plan.clipFraction());
     List<ParameterGroup> groups = new ArrayList<>(clipFractions.keySet());
     groups.forEach(g -> r.fetch(clipFractions.get(g)));
     try (Result res = r.run()) {
