@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "nfnet 0.1.0 (TensorFlow Java 1.1.0)",
     description = "NFNets (Normalizer-Free Networks) for TensorFlow Java.",
-    subcommands = {InfoCommand.class, InspectCommand.class, ConvertCommand.class, BenchCommand.class, LogitsCommand.class,
+    subcommands = {InfoCommand.class, InspectCommand.class, ConvertCommand.class, TrainCommand.class, BenchCommand.class, LogitsCommand.class,
         PredictCommand.class, ServeCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -20,6 +20,10 @@ public final class Main implements Runnable {
 
   /** Runs the CLI without exiting (tests call this). */
   public static int run(String... args) {
+    if (System.getenv("NFNET_DEBUG") == null) {
+      // Library INFO logs (e.g. which dataset files were picked) duplicate what commands print.
+      java.util.logging.Logger.getLogger("").setLevel(java.util.logging.Level.WARNING);
+    }
     CommandLine cl = new CommandLine(new Main());
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       // Bad input (unknown variant, malformed file, ...) is reported as one clear line, not a trace.

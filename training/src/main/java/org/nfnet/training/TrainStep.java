@@ -14,6 +14,7 @@ import org.nfnet.zoo.NFNetStructure;
 import org.nfnet.zoo.ParameterSpec;
 import org.nfnet.zoo.graph.ForwardOptions;
 import org.nfnet.zoo.graph.NFNet;
+import org.nfnet.zoo.graph.Precision;
 import org.nfnet.zoo.graph.NFNetOutputs;
 import org.nfnet.zoo.graph.ParameterSource;
 import org.nfnet.zoo.graph.VariableParameters;
@@ -59,7 +60,7 @@ public final class TrainStep implements AutoCloseable {
    * @param emaDecay EMA decay; 0 disables the EMA (evaluation then uses the raw weights)
    * @param regularize training-mode forward (stochastic depth + dropout) with seeds derived
    *     in-graph from the global step; false gives DeepMind's eval-mode forward (parity checks)
-   * @param bf16 round weights and activations' input to bfloat16 (see {@link Bf16Parameters})
+   * @param bf16 bfloat16 convolutions with float32 master weights ({@link Precision#BFLOAT16})
    * @param device device for the step ops, or null for TF's default placement
    * @param seed base of every in-graph random seed (init, stochastic depth, dropout)
    * @param frozen parameters excluded from the update (fine-tuning)
@@ -198,9 +199,10 @@ public final class TrainStep implements AutoCloseable {
         List.of(tf.constant(o.seed() ^ 0x5DEECE66DL), stepRead));
     ForwardOptions fwd = o.regularize() ? ForwardOptions.training(stepSeed)
         : ForwardOptions.inference();
-    ParameterSource source = o.bf16() ? new Bf16Parameters(params) : params;
-    Operand<TFloat32> images = o.bf16() ? Bf16Parameters.round(tf, batch.images()) : batch.images();
-    NFNetOutputs out = new NFNet(model).build(tf, images, source, fwd);
+    // bf16: convolutions (nearly all the MACs) run in bfloat16 on float32 master weights; the
+    // casts' gradients hand float32 gradients back to the variables, optimizer and EMA.
+    NFNetOutputs out = new NFNet(model, o.bf16() ? Precision.BFLOAT16 : Precision.FLOAT32)
+        .build(tf, batch.images(), params, fwd);
     logits = out.logits();
 
     Ops m = tf.withSubScope("metrics");

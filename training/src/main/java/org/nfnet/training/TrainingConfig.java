@@ -103,6 +103,38 @@ public record TrainingConfig(NFNetConfig model, long steps, double baseLr, doubl
         keepCheckpoints, n, evalEvery, evalBatches, resume, progressBar, fineTune);
   }
 
+  public TrainingConfig withOptimizer(OptimizerConfig v) {
+    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, v, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+  }
+
+  public TrainingConfig withBf16(boolean v) {
+    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, v, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+  }
+
+  public TrainingConfig withDevice(String v) {
+    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, bf16, v, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+  }
+
+  public TrainingConfig withSeed(long v) {
+    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, bf16, device, xla, v, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+  }
+
+  public TrainingConfig withEmaDecay(double v) {
+    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, v, optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+  }
+
+  public TrainingConfig withKeepCheckpoints(int v) {
+    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, v, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+  }
+
+  public TrainingConfig withWarmupEpochs(double v) {
+    return new TrainingConfig(model, steps, baseLr, v, labelSmoothing, emaDecay, optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+  }
+
+  public TrainingConfig withModel(NFNetConfig v) {
+    return new TrainingConfig(v, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+  }
+
   /** The schedule for an input of {@code examplesPerEpoch} at {@code batchSize}. */
   public LearningRateSchedule schedule(long examplesPerEpoch, int batchSize) {
     double stepsPerEpoch = Math.max(1.0, (double) examplesPerEpoch / batchSize);
