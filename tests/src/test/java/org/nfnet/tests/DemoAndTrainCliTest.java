@@ -35,7 +35,7 @@ class DemoAndTrainCliTest {
   }
 
   @Test
-  void shortDemoTrainsExportsReloadsAndPredicts() {
+  void shortDemoTrainsExportsReloadsAndPredicts() throws Exception {
     Path out = tmp.resolve("demo");
     int[] code = new int[1];
     String text = captured(() -> code[0] = Main.run("demo", "--steps", "40", "--data",
