@@ -264,9 +264,26 @@ final class TrainCommand implements Callable<Integer> {
     final NFNetConfig finalModel = model;
     final Path exportDir = s.out().resolve("savedmodel");
     Path[] exported = new Path[1];
+    MetricsLog metrics = new MetricsLog(s.out());
     TrainingListener listener = new TrainingListener() {
       @Override
+      public void onStart(TrainStep step, long startStep) {
+        metrics.onStart(step, startStep);
+      }
+
+      @Override
+      public void onStep(TrainStep.StepMetrics m, double imagesPerSecond) {
+        metrics.onStep(m, imagesPerSecond);
+      }
+
+      @Override
+      public void onCheckpoint(Path checkpoint, long step) {
+        metrics.onCheckpoint(checkpoint, step);
+      }
+
+      @Override
       public void onEval(TrainStep.EvalMetrics m) {
+        metrics.onEval(m);
         if (!s.progress()) {
           o.printf(Locale.ROOT, "step %6d  eval top-1 %.2f%%  top-5 %.2f%%  loss %.4f (%d images)%n",
               m.step(), 100 * m.top1(), 100 * m.top5(), m.loss(), m.examples());
@@ -276,6 +293,7 @@ final class TrainCommand implements Callable<Integer> {
 
       @Override
       public void onFinish(TrainStep step, Trainer.Result result) {
+        metrics.close();
         if (s.export() && result.status() != Trainer.Status.DIVERGED) {
           try {
             Map<String, Object> card = new LinkedHashMap<>();

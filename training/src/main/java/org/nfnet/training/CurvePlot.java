@@ -41,7 +41,7 @@ public final class CurvePlot {
   }
 
   /** Exponential smoothing (0.9) so per-batch accuracy is readable. */
-  static double[] smooth(double[] v) {
+  public static double[] smooth(double[] v) {
     double[] out = new double[v.length];
     double s = v.length > 0 ? v[0] : 0;
     for (int i = 0; i < v.length; i++) {

@@ -1,0 +1,87 @@
+package org.nfnet.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.Styler;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code nfnet plot}: training loss and eval top-1 of several runs in one PNG (e.g. AGC vs none). */
+@Command(name = "plot", mixinStandardHelpOptions = true,
+    description = "Overlay the curves of several run directories (metrics.csv, evals.csv) in one PNG.")
+final class PlotCommand implements Callable<Integer> {
+  @Parameters(arity = "1..*", paramLabel = "RUN_DIR[=LABEL]", description = "Run directories.")
+  List<String> runs;
+
+  @Option(names = "--out", required = true, description = "PNG file to write.")
+  Path out;
+
+  @Option(names = "--title", defaultValue = "training curves", description = "Chart title.")
+  String title;
+
+  @Override
+  public Integer call() throws Exception {
+    XYChart chart = new XYChartBuilder().width(1100).height(650).title(title)
+        .xAxisTitle("step").yAxisTitle("train loss (smoothed)").build();
+    chart.getStyler().setYAxisGroupPosition(1, Styler.YAxisPosition.Right);
+    chart.setYAxisGroupTitle(1, "eval top-1");
+    for (String spec : runs) {
+      int eq = spec.indexOf('=');
+      Path dir = Path.of(eq < 0 ? spec : spec.substring(0, eq));
+      String label = eq < 0 ? dir.getFileName().toString() : spec.substring(eq + 1);
+      List<double[]> steps = read(dir.resolve(MetricsLog.STEPS_FILE));
+      if (!steps.isEmpty()) {
+        double[] x = steps.stream().mapToDouble(r -> r[0]).toArray();
+        double[] loss = org.nfnet.training.CurvePlot.smooth(steps.stream().mapToDouble(r -> r[1]).toArray());
+        // Clip non-finite or huge losses so a diverged run does not flatten the others.
+        for (int i = 0; i < loss.length; i++) {
+          loss[i] = Double.isFinite(loss[i]) ? Math.min(loss[i], 10) : 10;
+        }
+        XYSeries l = chart.addSeries(label + ": train loss", x, loss);
+        l.setMarker(SeriesMarkers.NONE);
+      }
+      List<double[]> evals = read(dir.resolve(MetricsLog.EVALS_FILE));
+      if (!evals.isEmpty()) {
+        XYSeries e = chart.addSeries(label + ": eval top-1",
+            evals.stream().mapToDouble(r -> r[0]).toArray(),
+            evals.stream().mapToDouble(r -> r[3]).toArray());
+        e.setYAxisGroup(1);
+      }
+    }
+    Path abs = out.toAbsolutePath();
+    Files.createDirectories(abs.getParent());
+    String f = abs.toString();
+    BitmapEncoder.saveBitmap(chart, f.endsWith(".png") ? f.substring(0, f.length() - 4) : f,
+        BitmapEncoder.BitmapFormat.PNG);
+    System.out.println("wrote " + abs);
+    return 0;
+  }
+
+  private static List<double[]> read(Path csv) throws java.io.IOException {
+    List<double[]> rows = new ArrayList<>();
+    if (!Files.exists(csv)) {
+      return rows;
+    }
+    for (String line : Files.readAllLines(csv)) {
+      if (line.isEmpty() || !Character.isDigit(line.charAt(0))) {
+        continue;
+      }
+      String[] p = line.split(",");
+      double[] r = new double[p.length];
+      for (int i = 0; i < p.length; i++) {
+        r[i] = Double.parseDouble(p[i]);
+      }
+      rows.add(r);
+    }
+    return rows;
+  }
+}
