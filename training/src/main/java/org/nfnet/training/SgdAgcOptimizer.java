@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import org.nfnet.zoo.graph.NameScopes;
 import org.nfnet.zoo.ParameterSpec;
 import org.nfnet.zoo.graph.VariableParameters;
 import org.tensorflow.Operand;
@@ -120,7 +121,7 @@ public final class SgdAgcOptimizer {
    * graph is small: TF Java re-scans the whole graph for each new name scope, so creating the
    * ~100 nested slot scopes after the forward and backward pass dominates graph build time.
    */
-  public static Map<String, Variable<TFloat32>> createSlots(Scopes scopes, List<ParameterSpec> specs) {
+  public static Map<String, Variable<TFloat32>> createSlots(NameScopes scopes, List<ParameterSpec> specs) {
     Map<String, Variable<TFloat32>> slots = new java.util.LinkedHashMap<>();
     for (ParameterSpec spec : specs) {
       slots.put(spec.haikuKey(), scopes.named(MOMENTUM_SCOPE + "/" + spec.tfName())

@@ -1,23 +1,24 @@
-package org.nfnet.training;
+package org.nfnet.zoo.graph;
 
 import java.util.HashMap;
 import java.util.Map;
 import org.tensorflow.op.Ops;
 
 /**
- * Name scopes for slash-separated paths, created once and reused, so a slot for parameter
- * {@code NFNet/nf_block_3/conv1/w} is the variable {@code optimizer/momentum/NFNet/nf_block_3/conv1/w}
- * (TF would uniquify a scope created twice).
+ * TF name scopes for slash-separated paths, each created once and reused. TF Java uniquifies a
+ * sub-scope created twice ({@code conv1} then {@code conv1_1}), so variables that must carry an
+ * exact name (parameters, optimizer slots, EMA shadows) take their scope from one shared tree.
  */
-final class Scopes {
+public final class NameScopes {
   private final Ops root;
   private final Map<String, Ops> cache = new HashMap<>();
 
-  Scopes(Ops root) {
+  public NameScopes(Ops root) {
     this.root = root;
   }
 
-  Ops of(String path) {
+  /** Ops whose op names start with {@code path + "/"}. */
+  public Ops of(String path) {
     Ops s = cache.get(path);
     if (s != null) {
       return s;
@@ -30,7 +31,7 @@ final class Scopes {
   }
 
   /** Ops whose next op is named exactly {@code fullName} (parent scope + leaf name). */
-  Ops named(String fullName) {
+  public Ops named(String fullName) {
     int cut = fullName.lastIndexOf('/');
     Ops parent = cut < 0 ? root : of(fullName.substring(0, cut));
     return parent.withName(fullName.substring(cut + 1));
