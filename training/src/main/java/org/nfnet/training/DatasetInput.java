@@ -48,6 +48,21 @@ public final class DatasetInput implements InputSource {
     return new DatasetInput(train, test, batchSize, seed, step, training);
   }
 
+  /**
+   * Worker {@code index} of {@code count}: batches of {@code batchSize / count} from its own
+   * shuffle and augmentation stream (seed offset by the worker index; worker 0 keeps the seed),
+   * so workers read different examples of every global batch; evaluation stays unsharded.
+   */
+  @Override
+  public InputSource shard(int index, int count) {
+    if (count == 1) {
+      return this;
+    }
+    ShardedInput.checkShard(batchSize, index, count);
+    long s = seed + index * 0x9E3779B97F4A7C15L;
+    return new DatasetInput(train, test, batchSize / count, s, startStep, training);
+  }
+
   @Override
   public int numClasses() {
     return train.numClasses();

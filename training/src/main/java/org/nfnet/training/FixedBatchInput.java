@@ -56,6 +56,20 @@ public final class FixedBatchInput implements InputSource {
     return labels.length;
   }
 
+  /** Rows {@code [index * b / count, (index + 1) * b / count)} as a fixed batch of their own. */
+  @Override
+  public InputSource shard(int index, int count) {
+    if (count == 1) {
+      return this;
+    }
+    ShardedInput.checkShard(labels.length, index, count);
+    int per = labels.length / count;
+    int px = height * width * 3;
+    float[] im = java.util.Arrays.copyOfRange(images, index * per * px, (index + 1) * per * px);
+    int[] lb = java.util.Arrays.copyOfRange(labels, index * per, (index + 1) * per);
+    return new FixedBatchInput(im, lb, height, width, numClasses);
+  }
+
   @Override
   public InputSource eval() {
     return this;

@@ -60,6 +60,21 @@ public interface InputSource {
     return this;
   }
 
+  /**
+   * Part {@code index} of {@code count} of every batch, for data parallelism: replica (worker)
+   * {@code index} reads this, the replicas together read the global batch of
+   * {@link #batchSize()} examples. The default slices rows {@code [index * b / count, (index + 1)
+   * * b / count)} out of the whole batch built in-graph (correct for any source, but each replica
+   * produces the whole batch); sources override it to produce only their part. {@link #eval()} of
+   * the result is the unsharded evaluation split.
+   */
+  default InputSource shard(int index, int count) {
+    if (count == 1) {
+      return this;
+    }
+    return new ShardedInput(this, index, count);
+  }
+
   /** The held-out counterpart (no augmentation, eval size), or null when there is none. */
   default InputSource eval() {
     return null;

@@ -19,6 +19,8 @@ import org.nfnet.zoo.graph.Precision;
 import org.nfnet.zoo.graph.NFNetOutputs;
 import org.nfnet.zoo.graph.ParameterSource;
 import org.nfnet.zoo.graph.VariableParameters;
+import org.nfnet.training.distributed.CollectiveAllReduce;
+import org.nfnet.training.distributed.DataParallel;
 import org.tensorflow.DeviceSpec;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -68,10 +70,25 @@ public final class TrainStep implements AutoCloseable {
    * @param logDir TensorBoard directory, or null for no summaries
    * @param summaryImages input images written per logged step
    * @param xla enable global XLA JIT (ON_2) for the session
+   * @param parallel synchronous data parallelism (cluster tasks and/or local towers), or null
    */
   public record Options(OptimizerConfig optimizer, LearningRateSchedule schedule,
       double labelSmoothing, double emaDecay, boolean regularize, boolean bf16, String device,
-      long seed, Predicate<ParameterSpec> frozen, Path logDir, int summaryImages, boolean xla) {
+      long seed, Predicate<ParameterSpec> frozen, Path logDir, int summaryImages, boolean xla,
+      DataParallel parallel) {
+
+    /** Without data parallelism (the original signature). */
+    public Options(OptimizerConfig optimizer, LearningRateSchedule schedule,
+        double labelSmoothing, double emaDecay, boolean regularize, boolean bf16, String device,
+        long seed, Predicate<ParameterSpec> frozen, Path logDir, int summaryImages, boolean xla) {
+      this(optimizer, schedule, labelSmoothing, emaDecay, regularize, bf16, device, seed, frozen,
+          logDir, summaryImages, xla, null);
+    }
+
+    public Options withParallel(DataParallel p) {
+      return new Options(optimizer, schedule, labelSmoothing, emaDecay, regularize, bf16, device,
+          seed, frozen, logDir, summaryImages, xla, p);
+    }
 
     public static Options defaults(LearningRateSchedule schedule) {
       return new Options(OptimizerConfig.deepMind(), schedule, 0.1,
@@ -81,42 +98,42 @@ public final class TrainStep implements AutoCloseable {
 
     public Options withRegularize(boolean r) {
       return new Options(optimizer, schedule, labelSmoothing, emaDecay, r, bf16, device, seed,
-          frozen, logDir, summaryImages, xla);
+          frozen, logDir, summaryImages, xla, parallel);
     }
 
     public Options withEmaDecay(double d) {
       return new Options(optimizer, schedule, labelSmoothing, d, regularize, bf16, device, seed,
-          frozen, logDir, summaryImages, xla);
+          frozen, logDir, summaryImages, xla, parallel);
     }
 
     public Options withXla(boolean x) {
       return new Options(optimizer, schedule, labelSmoothing, emaDecay, regularize, bf16, device,
-          seed, frozen, logDir, summaryImages, x);
+          seed, frozen, logDir, summaryImages, x, parallel);
     }
 
     public Options withDevice(String d) {
       return new Options(optimizer, schedule, labelSmoothing, emaDecay, regularize, bf16, d, seed,
-          frozen, logDir, summaryImages, xla);
+          frozen, logDir, summaryImages, xla, parallel);
     }
 
     public Options withLogDir(Path p) {
       return new Options(optimizer, schedule, labelSmoothing, emaDecay, regularize, bf16, device,
-          seed, frozen, p, summaryImages, xla);
+          seed, frozen, p, summaryImages, xla, parallel);
     }
 
     public Options withFrozen(Predicate<ParameterSpec> f) {
       return new Options(optimizer, schedule, labelSmoothing, emaDecay, regularize, bf16, device,
-          seed, f, logDir, summaryImages, xla);
+          seed, f, logDir, summaryImages, xla, parallel);
     }
 
     public Options withBf16(boolean b) {
       return new Options(optimizer, schedule, labelSmoothing, emaDecay, regularize, b, device,
-          seed, frozen, logDir, summaryImages, xla);
+          seed, frozen, logDir, summaryImages, xla, parallel);
     }
 
     public Options withSeed(long s) {
       return new Options(optimizer, schedule, labelSmoothing, emaDecay, regularize, bf16, device,
-          s, frozen, logDir, summaryImages, xla);
+          s, frozen, logDir, summaryImages, xla, parallel);
     }
   }
 
@@ -129,6 +146,8 @@ public final class TrainStep implements AutoCloseable {
 
   public static final String GLOBAL_STEP = "global_step";
   public static final String EMA_SCOPE = "ema";
+  /** Collective group key of the data-parallel step's all-reduces. */
+  public static final int GROUP_KEY = 1;
 
   private final NFNetConfig model;
   private final InputSource input;
@@ -175,7 +194,10 @@ public final class TrainStep implements AutoCloseable {
     this.options = o;
     this.graph = new Graph();
     Ops root = Ops.create(graph);
-    Ops tf = o.device() == null ? root : root.withDevice(parseDevice(o.device()));
+    DataParallel dp = o.parallel();
+    List<DeviceSpec> towers = dp == null ? List.of() : dp.towerDevices();
+    Ops tf = dp != null ? root.withDevice(towers.get(0))
+        : o.device() == null ? root : root.withDevice(parseDevice(o.device()));
     NameScopes scopes = new NameScopes(tf);
 
     globalStep = tf.withName(GLOBAL_STEP).variable(Shape.scalar(), TInt64.class);
@@ -192,47 +214,135 @@ public final class TrainStep implements AutoCloseable {
       }
     }
 
-    InputSource.Batch batch = input.build(tf.withSubScope("input"), stepRead);
+    // Data parallelism: this process reads its shard of the global batch (towers split it again).
+    InputSource local = dp == null ? input : input.shard(dp.taskIndex(), dp.numTasks());
+    InputSource.Batch batch = local.build(tf.withSubScope("input"), stepRead);
     inputInit = batch.initializers();
-
-    // Forward, training mode, seeds from the global step so a resumed run draws the same masks.
-    Operand<TInt64> stepSeed = tf.withSubScope("seed").stack(
-        List.of(tf.constant(o.seed() ^ 0x5DEECE66DL), stepRead));
-    ForwardOptions fwd = o.regularize() ? ForwardOptions.training(stepSeed)
-        : ForwardOptions.inference();
-    // bf16: convolutions (nearly all the MACs) run in bfloat16 on float32 master weights; the
-    // casts' gradients hand float32 gradients back to the variables, optimizer and EMA.
-    NFNetOutputs out = new NFNet(model, o.bf16() ? Precision.BFLOAT16 : Precision.FLOAT32)
-        .build(tf, batch.images(), params, fwd);
-    logits = out.logits();
+    int nTowers = dp == null ? 1 : dp.devices();
+    if (nTowers > 1 && local.batchSize() % nTowers != 0) {
+      throw new IllegalArgumentException("the per-process batch " + local.batchSize()
+          + " is not divisible by " + nTowers + " devices");
+    }
 
     Ops m = tf.withSubScope("metrics");
-    Operand<TFloat32> targets = batch.targets() == null
-        ? LabelSmoothingLoss.targets(m, batch.labels(), model.numClasses(), o.labelSmoothing())
-        : LabelSmoothingLoss.smooth(m, batch.targets(), model.numClasses(), o.labelSmoothing());
-    loss = m.withName("loss").identity(LabelSmoothingLoss.loss(m, logits, targets));
-    top1 = m.withName("top1").identity(accuracy(m, logits, batch.labels(), 1));
-
-    // Gradients w.r.t. the Identity reads of the trainable parameters only.
+    List<Operand<TFloat32>> towerLoss = new ArrayList<>();
+    List<Operand<TFloat32>> towerTop1 = new ArrayList<>();
+    List<List<Operand<TFloat32>>> towerGrads = new ArrayList<>();
+    List<Ops> towerOps = new ArrayList<>();
     List<VariableParameters.Entry> trainable = new ArrayList<>();
-    for (VariableParameters.Entry e : params.entries()) {
-      if (!o.frozen().test(e.spec())) {
-        trainable.add(e);
+    Operand<TFloat32> logits0 = null;
+    for (int d = 0; d < nTowers; d++) {
+      Ops td = d == 0 ? tf : root.withDevice(towers.get(d)).withSubScope("tower_" + d);
+      towerOps.add(td);
+      InputSource.Batch tb = nTowers == 1 ? batch : towerSlice(td, batch, d, nTowers);
+      // Forward, training mode, seeds from the global step so a resumed run draws the same masks;
+      // replica r > 0 draws its own masks.
+      int replica = dp == null ? 0 : dp.replicaIndex(d);
+      Operand<TInt64> stepSeed = td.withSubScope("seed").stack(List.of(
+          td.constant(o.seed() ^ 0x5DEECE66DL ^ (replica * 0x9E3779B97F4A7C15L)), stepRead));
+      ForwardOptions fwd = o.regularize() ? ForwardOptions.training(stepSeed)
+          : ForwardOptions.inference();
+      // Tower 0 creates the variables; the others read them on their own device.
+      Map<String, Operand<TFloat32>> reads = new LinkedHashMap<>();
+      ParameterSource src = d == 0 ? params : (module, spec, init) -> {
+        Operand<TFloat32> r = module.withName(spec.name() + "_read")
+            .identity(params.entry(spec.haikuKey()).variable());
+        reads.put(spec.haikuKey(), r);
+        return r;
+      };
+      // bf16: convolutions (nearly all the MACs) run in bfloat16 on float32 master weights; the
+      // casts' gradients hand float32 gradients back to the variables, optimizer and EMA.
+      NFNetOutputs out = new NFNet(model, o.bf16() ? Precision.BFLOAT16 : Precision.FLOAT32)
+          .build(td, tb.images(), src, fwd);
+      if (d == 0) {
+        logits0 = out.logits();
       }
+      Ops tm = d == 0 ? m : td.withSubScope("metrics");
+      Operand<TFloat32> targets = tb.targets() == null
+          ? LabelSmoothingLoss.targets(tm, tb.labels(), model.numClasses(), o.labelSmoothing())
+          : LabelSmoothingLoss.smooth(tm, tb.targets(), model.numClasses(), o.labelSmoothing());
+      String suffix = dp == null ? "" : "_local";
+      towerLoss.add(tm.withName("loss" + suffix).identity(
+          LabelSmoothingLoss.loss(tm, out.logits(), targets)));
+      towerTop1.add(tm.withName("top1" + suffix).identity(
+          accuracy(tm, out.logits(), tb.labels(), 1)));
+
+      // Gradients w.r.t. the Identity reads of the trainable parameters only.
+      if (d == 0) {
+        for (VariableParameters.Entry e : params.entries()) {
+          if (!o.frozen().test(e.spec())) {
+            trainable.add(e);
+          }
+        }
+        if (trainable.isEmpty()) {
+          throw new IllegalArgumentException("every parameter is frozen: nothing to train");
+        }
+      }
+      Output<?>[] xs = new Output<?>[trainable.size()];
+      for (int i = 0; i < xs.length; i++) {
+        xs[i] = (d == 0 ? trainable.get(i).read() : reads.get(trainable.get(i).spec().haikuKey()))
+            .asOutput();
+      }
+      Output<?>[] dys = graph.addGradients(d == 0 ? "gradients" : "gradients_tower_" + d,
+          new Output<?>[] {towerLoss.get(d).asOutput()}, xs, null);
+      List<Operand<TFloat32>> grads = new ArrayList<>();
+      for (Output<?> dy : dys) {
+        @SuppressWarnings("unchecked")
+        Operand<TFloat32> g = (Operand<TFloat32>) dy;
+        grads.add(g);
+      }
+      towerGrads.add(grads);
     }
-    if (trainable.isEmpty()) {
-      throw new IllegalArgumentException("every parameter is frozen: nothing to train");
-    }
-    Output<?>[] xs = new Output<?>[trainable.size()];
-    for (int i = 0; i < xs.length; i++) {
-      xs[i] = trainable.get(i).read().asOutput();
-    }
-    Output<?>[] dys = graph.addGradients("gradients", new Output<?>[] {loss.asOutput()}, xs, null);
-    List<Operand<TFloat32>> grads = new ArrayList<>();
-    for (Output<?> d : dys) {
-      @SuppressWarnings("unchecked")
-      Operand<TFloat32> g = (Operand<TFloat32>) d;
-      grads.add(g);
+    logits = logits0;
+
+    List<Op> collectiveOps = new ArrayList<>();
+    List<Operand<TFloat32>> grads;
+    if (dp == null) {
+      loss = towerLoss.get(0);
+      top1 = towerTop1.get(0);
+      grads = towerGrads.get(0);
+    } else {
+      // psum of the replica-mean gradients / replicas = gradient of the global-batch mean loss;
+      // clipping and the update follow, identical on every replica. Loss, top-1 and the global
+      // step are all-reduced too (one small collective), the step to catch replicas that
+      // restored different checkpoints.
+      int g = dp.replicas();
+      int k = trainable.size();
+      CollectiveAllReduce.Options co = dp.collectiveOptions();
+      List<Operand<TFloat32>> summed0 = null;
+      Operand<TFloat32> metrics0 = null;
+      for (int d = 0; d < nTowers; d++) {
+        Ops td = towerOps.get(d);
+        List<Operand<TFloat32>> summed = CollectiveAllReduce.sum(td, towerGrads.get(d), g,
+            GROUP_KEY, 1, co);
+        Ops tm = td.withSubScope("replica_metrics");
+        Operand<TFloat32> local3 = tm.stack(List.of(towerLoss.get(d), towerTop1.get(d),
+            tm.dtypes.cast(stepRead, TFloat32.class)));
+        Operand<TFloat32> all3 = CollectiveAllReduce.sum(tm, List.of(local3), g, GROUP_KEY,
+            k + 2, co).get(0);
+        summed.forEach(t -> collectiveOps.add(t::op));
+        collectiveOps.add(all3::op);
+        if (d == 0) {
+          summed0 = summed;
+          metrics0 = all3;
+        }
+      }
+      Ops mm = m.withSubScope("mean");
+      Operand<TFloat32> inv = mm.constant((float) g);
+      grads = new ArrayList<>(k);
+      for (Operand<TFloat32> t : summed0) {
+        grads.add(mm.math.div(t, inv));
+      }
+      Operand<TFloat32> mean3 = mm.math.div(metrics0, inv);
+      loss = m.withName("loss").identity(mm.gather(mean3, mm.constant(0), mm.constant(0)));
+      top1 = m.withName("top1").identity(mm.gather(mean3, mm.constant(1), mm.constant(0)));
+      Operand<TFloat32> stepDiff = mm.math.abs(mm.math.sub(
+          mm.gather(mean3, mm.constant(2), mm.constant(0)),
+          mm.dtypes.cast(stepRead, TFloat32.class)));
+      collectiveOps.add(mm.withName("replicas_in_step").assertThat(
+          mm.math.less(stepDiff, mm.constant(0.25f)),
+          List.of(mm.constant("replicas are at different global steps (restored different"
+              + " checkpoints?); this replica is at"), stepRead)));
     }
 
     lr = m.withName("learning_rate").identity(o.schedule().at(tf, stepRead));
@@ -251,6 +361,7 @@ public final class TrainStep implements AutoCloseable {
     barrier.add(top1::op);
     barrier.add(lr::op);
     barrier.add(clipAll::op);
+    barrier.addAll(collectiveOps);
     clipFractions.values().forEach(t -> barrier.add(t::op));
     List<Op> assigns = new ArrayList<>(plan.assigns(tf, barrier));
 
@@ -373,7 +484,37 @@ public final class TrainStep implements AutoCloseable {
       loadAssigns.put(en.spec().haikuKey(), ld.assign(en.variable(), ph));
     }
 
-    session = new Session(graph, sessionConfig(o));
+    if (dp == null) {
+      session = new Session(graph, sessionConfig(o));
+    } else if (dp.server() == null) {
+      session = new Session(graph, dp.sessionConfig(sessionConfig(o)));
+    } else {
+      // A session on this task's gRPC master (group leader, device filter, virtual CPUs).
+      session = org.nfnet.training.distributed.TargetedSession.open(graph, dp.server().target(),
+          dp.sessionConfig(sessionConfig(o)));
+    }
+  }
+
+  /** Rows of tower {@code d} of {@code n} of a batch, sliced in the tower's scope. */
+  private static InputSource.Batch towerSlice(Ops td, InputSource.Batch b, int d, int n) {
+    Ops s = td.withSubScope("tower_input");
+    return new InputSource.Batch(rows(s, b.images(), d, n), rows(s, b.labels(), d, n),
+        b.targets() == null ? null : rows(s, b.targets(), d, n), List.of());
+  }
+
+  private static <T extends TType> Operand<T> rows(Ops tf, Operand<T> x, int d, int n) {
+    long rows = x.shape().get(0);
+    if (rows < 0 || x.shape().isUnknown()) {
+      // Unknown static batch: split dynamically.
+      return tf.split(tf.constant(0), x, (long) n).output().get(d);
+    }
+    int rank = x.shape().numDimensions();
+    int[] begin = new int[rank];
+    int[] size = new int[rank];
+    java.util.Arrays.fill(size, -1);
+    begin[0] = (int) (d * rows / n);
+    size[0] = (int) (rows / n);
+    return tf.slice(x, tf.constant(begin), tf.constant(size));
   }
 
   /** Builds the graph and session; variables are uninitialised until {@link #initialize()} or a restore. */
@@ -641,6 +782,11 @@ public final class TrainStep implements AutoCloseable {
 
   public Operand<TFloat32> logits() {
     return logits;
+  }
+
+  /** The data-parallel setup, or null. */
+  public DataParallel parallel() {
+    return options.parallel();
   }
 
   public Op trainOp() {

@@ -16,6 +16,10 @@ import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import org.nfnet.converters.HaikuParams;
 import org.nfnet.converters.WeightFileReader;
+import org.nfnet.training.distributed.DataParallel;
+import org.nfnet.training.distributed.PeerFailureException;
+import org.nfnet.training.distributed.WorkerServer;
+import org.tensorflow.DeviceSpec;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.types.TFloat32;
@@ -63,7 +67,9 @@ public final class Trainer {
           + " (use NFNetConfig.withNumClasses)");
     }
     Checkpoints ckpts = new Checkpoints(cfg.checkpointDir(), cfg.keepCheckpoints());
-    ckpts.cleanTemporaries();
+    if (cfg.isChief()) {
+      ckpts.cleanTemporaries(); // other tasks only read the chief's checkpoints
+    }
     Optional<Path> resumeFrom = cfg.resume() ? ckpts.latest() : Optional.empty();
     long startStep = resumeFrom.map(p -> Checkpoints.meta(p).step()).orElse(0L);
     if (resumeFrom.isPresent()) {
@@ -77,7 +83,8 @@ public final class Trainer {
         cfg.schedule(input.size(), input.batchSize()), cfg.labelSmoothing(), cfg.emaDecay(),
         cfg.regularize(), cfg.bf16(), cfg.device(), cfg.seed(),
         cfg.fineTune() == null ? p -> false : cfg.fineTune().frozen(cfg.model()),
-        cfg.tensorboardDir(), 3, cfg.xla());
+        cfg.isChief() ? cfg.tensorboardDir() : null, 3, cfg.xla())
+        .withParallel(dataParallel(cfg));
 
     CountDownLatch finished = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
@@ -114,6 +121,25 @@ public final class Trainer {
     }
   }
 
+  /**
+   * The replication of the step: this process's task of the cluster (its gRPC server is started
+   * once per process) and/or several local devices; null for a plain single-device run.
+   */
+  static DataParallel dataParallel(TrainingConfig cfg) {
+    if (!cfg.dataParallel()) {
+      return null;
+    }
+    DeviceSpec.DeviceType type = cfg.device() != null
+        && cfg.device().toUpperCase(Locale.ROOT).contains("GPU")
+        ? DeviceSpec.DeviceType.GPU : DeviceSpec.DeviceType.CPU;
+    int n = Math.max(1, cfg.devices());
+    DataParallel dp = cfg.cluster() == null ? DataParallel.local(n, type)
+        : DataParallel.cluster(WorkerServer.shared(cfg.cluster(),
+            DataParallel.baseServerConfig(null, n, type)), n, type);
+    String timeout = System.getProperty("nfnet.collective.timeoutSeconds");
+    return timeout == null ? dp : dp.withTimeoutSeconds(Float.parseFloat(timeout));
+  }
+
   private Result loop(TrainingConfig cfg, TrainStep step, Checkpoints ckpts,
       Optional<Path> lastCkpt, long at, TrainingListener l) {
     List<TrainStep.StepMetrics> history = new ArrayList<>();
@@ -124,6 +150,7 @@ public final class Trainer {
     Status status = Status.COMPLETED;
     String message = "";
     double ips = 0;
+    boolean chief = cfg.isChief();
     ProgressBar bar = cfg.progressBar() ? new ProgressBarBuilder().setTaskName("train")
         .setInitialMax(cfg.steps()).setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500)
         .startsFrom(at, Duration.ZERO).setMaxRenderedLength(160).build() : null;
@@ -135,7 +162,14 @@ public final class Trainer {
           break;
         }
         boolean log = cfg.logEvery() > 0 && at % cfg.logEvery() == 0;
-        TrainStep.StepMetrics m = step.run(log);
+        TrainStep.StepMetrics m;
+        try {
+          m = step.run(log);
+        } catch (RuntimeException e) {
+          // A dead, unreachable or stuck peer: say so plainly; all tasks must restart from the
+          // last checkpoint (TF has aborted this process's collectives).
+          throw cfg.cluster() == null ? e : PeerFailureException.classify(cfg.cluster(), e);
+        }
         long t1 = System.nanoTime();
         double inst = batch / Math.max(1e-9, (t1 - t0) / 1e9);
         ips = ips == 0 ? inst : 0.9 * ips + 0.1 * inst;
@@ -156,12 +190,12 @@ public final class Trainer {
               " %.0f img/s loss %.4f acc %.3f lr %.4g clip %.3f", ips, m.loss(), m.top1(),
               m.learningRate(), m.clipFraction()));
         }
-        if (cfg.checkpointEvery() > 0 && at % cfg.checkpointEvery() == 0) {
+        if (chief && cfg.checkpointEvery() > 0 && at % cfg.checkpointEvery() == 0) {
           last = Optional.of(ckpts.save(step, at));
           savedAt = at;
           l.onCheckpoint(last.get(), at);
         }
-        if (cfg.evalEvery() > 0 && at % cfg.evalEvery() == 0 && step.hasEval()) {
+        if (chief && cfg.evalEvery() > 0 && at % cfg.evalEvery() == 0 && step.hasEval()) {
           TrainStep.EvalMetrics em = step.evaluate(evalBatches(cfg, step));
           evals.add(em);
           l.onEval(em);
@@ -173,11 +207,11 @@ public final class Trainer {
       }
     }
     if (status != Status.DIVERGED) {
-      if (savedAt != at) {
+      if (chief && savedAt != at) {
         last = Optional.of(ckpts.save(step, at));
         l.onCheckpoint(last.get(), at);
       }
-      if (status == Status.COMPLETED && step.hasEval()
+      if (chief && status == Status.COMPLETED && step.hasEval()
           && (evals.isEmpty() || evals.get(evals.size() - 1).step() != at)) {
         TrainStep.EvalMetrics em = step.evaluate(evalBatches(cfg, step));
         evals.add(em);
@@ -189,7 +223,7 @@ public final class Trainer {
     }
     step.flushSummaries();
     try {
-      if (!history.isEmpty()) {
+      if (chief && !history.isEmpty()) {
         Files.createDirectories(cfg.outputDir());
         CurvePlot.save(history, evals, cfg.model().name() + " training",
             cfg.outputDir().resolve("curves.png"));

@@ -1,6 +1,7 @@
 package org.nfnet.training;
 
 import java.nio.file.Path;
+import org.nfnet.training.distributed.ClusterSpec;
 import org.nfnet.zoo.NFNetConfig;
 
 /**
@@ -30,12 +31,54 @@ import org.nfnet.zoo.NFNetConfig;
  * @param resume continue from the latest checkpoint in {@code outputDir} if there is one
  * @param progressBar show a console progress bar
  * @param fineTune fine-tuning start point, or null to train from scratch
+ * @param cluster data-parallel cluster this process is a task of ({@code --cluster --task-index}),
+ *     or null; the global batch ({@link InputSource#batchSize()}) is split across the tasks, only
+ *     task 0 writes checkpoints, summaries and curves
+ * @param devices model replicas (towers) in this process (0 or 1: one); several CPU devices are
+ *     virtual ({@code device_count}), GPUs are used when {@code device} names a GPU
  */
 public record TrainingConfig(NFNetConfig model, long steps, double baseLr, double warmupEpochs,
     double labelSmoothing, double emaDecay, OptimizerConfig optimizer, boolean regularize,
     boolean bf16, String device, boolean xla, long seed, Path outputDir, int checkpointEvery,
     int keepCheckpoints, int logEvery, int evalEvery, int evalBatches, boolean resume,
-    boolean progressBar, FineTuning fineTune) {
+    boolean progressBar, FineTuning fineTune, ClusterSpec cluster, int devices) {
+
+  /** Single process, single device (the original signature). */
+  public TrainingConfig(NFNetConfig model, long steps, double baseLr, double warmupEpochs,
+      double labelSmoothing, double emaDecay, OptimizerConfig optimizer, boolean regularize,
+      boolean bf16, String device, boolean xla, long seed, Path outputDir, int checkpointEvery,
+      int keepCheckpoints, int logEvery, int evalEvery, int evalBatches, boolean resume,
+      boolean progressBar, FineTuning fineTune) {
+    this(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize,
+        bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery,
+        evalBatches, resume, progressBar, fineTune, null, 1);
+  }
+
+  /** Data-parallel over the tasks of {@code c} (null: single process). */
+  public TrainingConfig withCluster(ClusterSpec c) {
+    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
+        optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery,
+        keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, c,
+        devices);
+  }
+
+  /** {@code n} model replicas (towers) in this process. */
+  public TrainingConfig withDevices(int n) {
+    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
+        optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery,
+        keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster,
+        n);
+  }
+
+  /** Whether this process writes checkpoints, summaries, curves and exports (task 0). */
+  public boolean isChief() {
+    return cluster == null || cluster.isChief();
+  }
+
+  /** Whether the step is replicated (cluster or several devices). */
+  public boolean dataParallel() {
+    return cluster != null || devices > 1;
+  }
 
   public static TrainingConfig defaults(NFNetConfig model, long steps, Path outputDir) {
     return new TrainingConfig(model, steps, 0.1, 5.0, 0.1, ExponentialMovingAverage.SHORT_RUN_DECAY,
@@ -46,93 +89,93 @@ public record TrainingConfig(NFNetConfig model, long steps, double baseLr, doubl
   public TrainingConfig withSteps(long s) {
     return new TrainingConfig(model, s, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer,
         regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery,
-        evalEvery, evalBatches, resume, progressBar, fineTune);
+        evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
   }
 
   public TrainingConfig withCheckpointEvery(int n) {
     return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
         optimizer, regularize, bf16, device, xla, seed, outputDir, n, keepCheckpoints, logEvery,
-        evalEvery, evalBatches, resume, progressBar, fineTune);
+        evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
   }
 
   public TrainingConfig withResume(boolean r) {
     return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
         optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery,
-        keepCheckpoints, logEvery, evalEvery, evalBatches, r, progressBar, fineTune);
+        keepCheckpoints, logEvery, evalEvery, evalBatches, r, progressBar, fineTune, cluster, devices);
   }
 
   public TrainingConfig withProgressBar(boolean p) {
     return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
         optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery,
-        keepCheckpoints, logEvery, evalEvery, evalBatches, resume, p, fineTune);
+        keepCheckpoints, logEvery, evalEvery, evalBatches, resume, p, fineTune, cluster, devices);
   }
 
   public TrainingConfig withEval(int every, int batches) {
     return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
         optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery,
-        keepCheckpoints, logEvery, every, batches, resume, progressBar, fineTune);
+        keepCheckpoints, logEvery, every, batches, resume, progressBar, fineTune, cluster, devices);
   }
 
   public TrainingConfig withBaseLr(double lr) {
     return new TrainingConfig(model, steps, lr, warmupEpochs, labelSmoothing, emaDecay, optimizer,
         regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery,
-        evalEvery, evalBatches, resume, progressBar, fineTune);
+        evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
   }
 
   public TrainingConfig withFineTune(FineTuning f) {
     return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
         optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery,
-        keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, f);
+        keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, f, cluster, devices);
   }
 
   public TrainingConfig withXla(boolean x) {
     return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
         optimizer, regularize, bf16, device, x, seed, outputDir, checkpointEvery, keepCheckpoints,
-        logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+        logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
   }
 
   public TrainingConfig withRegularize(boolean r) {
     return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
         optimizer, r, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints,
-        logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+        logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
   }
 
   public TrainingConfig withLogEvery(int n) {
     return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
         optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery,
-        keepCheckpoints, n, evalEvery, evalBatches, resume, progressBar, fineTune);
+        keepCheckpoints, n, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
   }
 
   public TrainingConfig withOptimizer(OptimizerConfig v) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, v, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, v, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
   }
 
   public TrainingConfig withBf16(boolean v) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, v, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, v, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
   }
 
   public TrainingConfig withDevice(String v) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, bf16, v, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, bf16, v, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
   }
 
   public TrainingConfig withSeed(long v) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, bf16, device, xla, v, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, bf16, device, xla, v, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
   }
 
   public TrainingConfig withEmaDecay(double v) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, v, optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, v, optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
   }
 
   public TrainingConfig withKeepCheckpoints(int v) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, v, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, v, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
   }
 
   public TrainingConfig withWarmupEpochs(double v) {
-    return new TrainingConfig(model, steps, baseLr, v, labelSmoothing, emaDecay, optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+    return new TrainingConfig(model, steps, baseLr, v, labelSmoothing, emaDecay, optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
   }
 
   public TrainingConfig withModel(NFNetConfig v) {
-    return new TrainingConfig(v, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune);
+    return new TrainingConfig(v, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
   }
 
   /** The schedule for an input of {@code examplesPerEpoch} at {@code batchSize}. */

@@ -53,6 +53,26 @@ public final class WorkerServer implements AutoCloseable {
     return new WorkerServer(cluster, config, server);
   }
 
+  private static WorkerServer processServer;
+
+  /**
+   * This process's server for {@code cluster}, started on first use (a process can host only one
+   * task, and a TF server cannot be stopped): later calls with the same cluster and task return
+   * it, a different cluster or task is an error.
+   */
+  public static synchronized WorkerServer shared(ClusterSpec cluster, ConfigProto base) {
+    if (processServer != null) {
+      ClusterSpec c = processServer.cluster;
+      if (!c.workers().equals(cluster.workers()) || c.taskIndex() != cluster.taskIndex()) {
+        throw new IllegalStateException("this process already runs " + c
+            + "; a process can host one task only (asked for " + cluster + ")");
+      }
+      return processServer;
+    }
+    processServer = start(cluster, base);
+    return processServer;
+  }
+
   public ClusterSpec cluster() {
     return cluster;
   }

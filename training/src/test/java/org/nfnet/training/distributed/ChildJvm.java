@@ -73,6 +73,11 @@ final class ChildJvm implements AutoCloseable {
     }
   }
 
+  /** Every stdout line consumed so far by {@link #await}. */
+  List<String> seen() {
+    return List.copyOf(seen);
+  }
+
   void kill() {
     process.destroyForcibly();
   }

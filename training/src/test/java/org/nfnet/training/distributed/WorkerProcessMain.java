@@ -22,6 +22,10 @@ public final class WorkerProcessMain {
 
   public static void main(String[] args) throws Exception {
     String mode = args[0];
+    if (mode.startsWith("dp")) {
+      DpWorkerMain.main(args); // starts its own server (through the trainer) and halts
+      return;
+    }
     ClusterSpec cluster = ClusterSpec.parse(args[1], Integer.parseInt(args[2]));
     ConfigProto base =
         ConfigProto.newBuilder()

@@ -1,0 +1,130 @@
+package org.nfnet.training.distributed;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.nfnet.training.TrainStep;
+import org.nfnet.zoo.NFNetConfig;
+import org.tensorflow.DeviceSpec;
+import org.tensorflow.GraphOperation;
+
+/**
+ * Issue 7 checks (a) and (b): data-parallel NFNet training (gradient psum / replicas, then AGC,
+ * weight decay, Nesterov momentum) ends with the same parameters as one replica on the whole
+ * global batch: T0 at 32 px, global batch 4 split in halves, {@value DpFixtures#STEPS} steps.
+ */
+class DataParallelTrainStepTest {
+
+  record Run(List<Double> losses, Map<String, float[]> initial, Map<String, float[]> weights) {}
+
+  static NFNetConfig model;
+  static Run single;
+
+  @BeforeAll
+  static void singleReplica() {
+    model = DpFixtures.model(DpFixtures.t0Json());
+    single = run(DpFixtures.options());
+    System.out.printf(Locale.ROOT, "single replica, batch %d: losses %s, relative change %.3g%n",
+        DpFixtures.GLOBAL_BATCH, single.losses(),
+        DpFixtures.relativeChange(single.weights(), single.initial()));
+  }
+
+  static Run run(TrainStep.Options o) {
+    try (TrainStep step = TrainStep.create(model, DpFixtures.globalBatch(), o)) {
+      step.initialize();
+      Map<String, float[]> init = step.weights();
+      List<Double> losses = new ArrayList<>();
+      for (int i = 0; i < DpFixtures.STEPS; i++) {
+        TrainStep.StepMetrics m = step.run(false);
+        assertEquals(i, m.step());
+        losses.add(m.loss());
+      }
+      return new Run(losses, init, step.weights());
+    }
+  }
+
+  @Test
+  @Timeout(300)
+  void twoVirtualCpuTowersMatchOneReplicaWithTheWholeBatch() {
+    DataParallel dp = DataParallel.local(2, DeviceSpec.DeviceType.CPU).withTimeoutSeconds(120);
+    TrainStep.Options o = DpFixtures.options().withParallel(dp);
+    // The graph: one tower per virtual CPU, collectives on both.
+    try (TrainStep step = TrainStep.create(model, DpFixtures.globalBatch(), o)) {
+      int collectives = 0;
+      boolean tower1OnCpu1 = false;
+      for (var it = step.graph().operations(); it.hasNext(); ) {
+        GraphOperation op = (GraphOperation) it.next();
+        if (op.type().equals("CollectiveReduceV2")) {
+          collectives++;
+        }
+        if (op.name().startsWith("tower_1/NFNet/") && op.type().equals("Conv2D")) {
+          tower1OnCpu1 |= op.device().endsWith("CPU:1");
+        }
+      }
+      assertTrue(tower1OnCpu1, "tower 1 convolutions are placed on CPU:1");
+      assertTrue(collectives >= 4, "gradient + metric collectives on both towers: " + collectives);
+    }
+    Run towers = run(o);
+    double rel = DpFixtures.maxRelativeDiff(towers.weights(), single.weights());
+    double change = DpFixtures.relativeChange(single.weights(), single.initial());
+    System.out.printf(Locale.ROOT,
+        "2 virtual CPU towers, batch 2 each: losses %s; max relative parameter difference %.3g"
+            + " (relative change of the parameters %.3g)%n", towers.losses(), rel, change);
+    assertEquals(0.0, DpFixtures.maxRelativeDiff(towers.initial(), single.initial()), 0.0);
+    assertTrue(change > 1e-3, "training moved the parameters: " + change);
+    assertTrue(rel < 1e-5, "max relative parameter difference " + rel);
+    for (int i = 0; i < DpFixtures.STEPS; i++) {
+      assertEquals(single.losses().get(i), towers.losses().get(i),
+          1e-5 * Math.abs(single.losses().get(i)), "all-reduced loss of step " + i);
+    }
+  }
+
+  @Test
+  @Timeout(300)
+  void twoProcessesMatchOneProcessWithDoubleBatch(@TempDir Path dir) throws Exception {
+    String cluster = ChildJvm.loopbackCluster(2);
+    String t0 = DpFixtures.t0Json().toString();
+    Path f0 = dir.resolve("w0.bin");
+    Path f1 = dir.resolve("w1.bin");
+    String steps = String.valueOf(DpFixtures.STEPS);
+    try (ChildJvm w0 = new ChildJvm("dpstep", cluster, "0", t0, steps, f0.toString());
+        ChildJvm w1 = new ChildJvm("dpstep", cluster, "1", t0, steps, f1.toString())) {
+      List<List<Double>> losses = new ArrayList<>();
+      for (ChildJvm w : new ChildJvm[] {w0, w1}) {
+        String r = w.await(240_000, "RESULT", "FAILED");
+        assertTrue(r.startsWith("RESULT"), r + "\n" + w.stderrTail());
+        List<Double> l = new ArrayList<>();
+        for (String line : w.seen()) {
+          if (line.startsWith("LOSS ")) {
+            l.add(Double.parseDouble(line.split(" ")[2]));
+          }
+        }
+        losses.add(l);
+      }
+      Map<String, float[]> p0 = DpFixtures.read(f0);
+      Map<String, float[]> p1 = DpFixtures.read(f1);
+      double rel0 = DpFixtures.maxRelativeDiff(p0, single.weights());
+      double between = DpFixtures.maxRelativeDiff(p1, p0);
+      System.out.printf(Locale.ROOT,
+          "2 processes, batch 2 each: losses %s / %s; max relative parameter difference vs one"
+              + " process %.3g, between the workers %.3g%n", losses.get(0), losses.get(1), rel0,
+          between);
+      assertEquals(0.0, between, 0.0, "replicas stay bit-identical");
+      assertTrue(rel0 < 1e-5, "max relative parameter difference " + rel0);
+      assertEquals(losses.get(0), losses.get(1), "every worker reports the all-reduced loss");
+      for (int i = 0; i < DpFixtures.STEPS; i++) {
+        assertEquals(single.losses().get(i), losses.get(0).get(i),
+            1e-5 * Math.abs(single.losses().get(i)), "all-reduced loss of step " + i);
+      }
+    }
+  }
+}
