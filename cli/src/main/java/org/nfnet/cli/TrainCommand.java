@@ -19,6 +19,8 @@ import org.nfnet.training.Trainer;
 import org.nfnet.training.TrainingConfig;
 import org.nfnet.training.TrainingListener;
 import org.nfnet.training.data.Augment;
+import org.nfnet.training.distributed.ClusterSpec;
+import org.nfnet.training.distributed.PeerFailureException;
 import org.nfnet.training.data.DataOptions;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
@@ -117,13 +119,38 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--no-export", description = "Skip the SavedModel export at the end.")
   Boolean noExport;
 
+  @Option(names = "--cluster", description = "Data-parallel training over processes: host:port of every task, "
+      + "the same list in the same order on every task (--batch is the global batch, split across tasks; "
+      + "task 0 writes checkpoints, logs and the export; --out must be a shared path).")
+  String cluster;
+
+  @Option(names = "--task-index", description = "This process's index in --cluster (default 0).")
+  Integer taskIndex;
+
+  @Option(names = "--devices", description = "Model replicas in this process (default 1): N virtual CPU devices, "
+      + "or GPUs 0..N-1 with --device /device:GPU:0; --batch is split across them.")
+  Integer devices;
+
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @Override
   public Integer call() throws Exception {
     PrintWriter o = spec.commandLine().getOut();
     Settings s = settings();
-    Result r = run(s, o);
+    ClusterSpec c = cluster == null ? null
+        : ClusterSpec.parse(cluster, taskIndex == null ? 0 : taskIndex);
+    if (c == null && taskIndex != null) {
+      throw new IllegalArgumentException("--task-index needs --cluster");
+    }
+    Result r;
+    try {
+      r = run(s, o, c, devices == null ? 1 : devices);
+    } catch (PeerFailureException e) {
+      spec.commandLine().getErr().println("error: " + e.getMessage());
+      spec.commandLine().getErr().println("restart every task with --resume " + s.out()
+          + " (and the same --cluster) to continue from the last checkpoint");
+      return 3;
+    }
     return r.status == Trainer.Status.COMPLETED || r.status == Trainer.Status.INTERRUPTED ? 
         (r.status == Trainer.Status.COMPLETED ? 0 : 130) : 1;
   }
@@ -212,6 +239,16 @@ final class TrainCommand implements Callable<Integer> {
 
   /** Runs training as configured; shared with {@code nfnet demo}. */
   static Result run(Settings s, PrintWriter o) throws Exception {
+    return run(s, o, null, 1);
+  }
+
+  /**
+   * As {@link #run(Settings, PrintWriter)}, data-parallel over the tasks of {@code cluster} (null:
+   * one process) and {@code devices} replicas in this process. Only the chief (task 0) writes
+   * run.json, metrics, checkpoints, TensorBoard logs, curves and the export.
+   */
+  static Result run(Settings s, PrintWriter o, ClusterSpec cluster, int devices) throws Exception {
+    boolean chief = cluster == null || cluster.isChief();
     NFNetConfig model = NFNetConfig.resolve(s.variant());
     int trainRes = s.res() != null ? s.res() : model.trainImsize();
     int evalRes = s.res() != null ? s.res() : model.testImsize();
@@ -233,7 +270,7 @@ final class TrainCommand implements Callable<Integer> {
     long steps = s.steps() != null ? s.steps()
         : (long) Math.ceil(s.epochs() * data.train().size() / (double) perStep);
     Files.createDirectories(s.out());
-    if (!s.resume()) {
+    if (!s.resume() && chief) {
       Path tmp = s.out().resolve("run.json.tmp");
       JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), s);
       Files.move(tmp, s.out().resolve("run.json"), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
@@ -247,7 +284,11 @@ final class TrainCommand implements Callable<Integer> {
         .withXla(s.xla()).withDevice(s.device()).withSeed(s.seed())
         .withEval(data.test() != null ? evalEvery : 0, s.evalBatches())
         .withCheckpointEvery(s.checkpointEvery()).withResume(s.resume())
-        .withProgressBar(s.progress());
+        .withProgressBar(s.progress()).withCluster(cluster).withDevices(devices);
+    if (cfg.dataParallel() && s.batch() % (devices * (cluster == null ? 1 : cluster.numTasks())) != 0) {
+      throw new IllegalArgumentException("--batch " + s.batch() + " (the global batch) must be divisible by "
+          + "the number of replicas (tasks x --devices)");
+    }
     if (s.finetune() != null) {
       cfg = cfg.withFineTune(new FineTuning(s.finetune(), true, s.freezeStages()));
     }
@@ -259,31 +300,45 @@ final class TrainCommand implements Callable<Integer> {
             + "wd %.1g, label smoothing 0.1, EMA %.4g, augment %s%n", steps, s.batch(), s.lr(), s.batch(),
         s.warmupEpochs(), s.clipping() > 0 ? "lambda " + s.clipping() : "off", s.weightDecay(), s.emaDecay(), aug);
     o.printf("run dir  %s%n", s.out().toAbsolutePath());
+    if (cfg.dataParallel()) {
+      int replicas = devices * (cluster == null ? 1 : cluster.numTasks());
+      o.printf("parallel %d replicas x batch %d (%s%d device(s) per process)%s%n", replicas,
+          s.batch() / replicas, cluster == null ? "" : cluster.numTasks() + " tasks, this is task "
+          + cluster.taskIndex() + ", ", devices, chief ? "" : "; task 0 writes the outputs");
+    }
     o.flush();
 
     final NFNetConfig finalModel = model;
     final Path exportDir = s.out().resolve("savedmodel");
     Path[] exported = new Path[1];
-    MetricsLog metrics = new MetricsLog(s.out());
+    MetricsLog metrics = chief ? new MetricsLog(s.out()) : null;
     TrainingListener listener = new TrainingListener() {
       @Override
       public void onStart(TrainStep step, long startStep) {
-        metrics.onStart(step, startStep);
+        if (metrics != null) {
+          metrics.onStart(step, startStep);
+        }
       }
 
       @Override
       public void onStep(TrainStep.StepMetrics m, double imagesPerSecond) {
-        metrics.onStep(m, imagesPerSecond);
+        if (metrics != null) {
+          metrics.onStep(m, imagesPerSecond);
+        }
       }
 
       @Override
       public void onCheckpoint(Path checkpoint, long step) {
-        metrics.onCheckpoint(checkpoint, step);
+        if (metrics != null) {
+          metrics.onCheckpoint(checkpoint, step);
+        }
       }
 
       @Override
       public void onEval(TrainStep.EvalMetrics m) {
-        metrics.onEval(m);
+        if (metrics != null) {
+          metrics.onEval(m);
+        }
         if (!s.progress()) {
           o.printf(Locale.ROOT, "step %6d  eval top-1 %.2f%%  top-5 %.2f%%  loss %.4f (%d images)%n",
               m.step(), 100 * m.top1(), 100 * m.top5(), m.loss(), m.examples());
@@ -293,8 +348,10 @@ final class TrainCommand implements Callable<Integer> {
 
       @Override
       public void onFinish(TrainStep step, Trainer.Result result) {
-        metrics.close();
-        if (s.export() && result.status() != Trainer.Status.DIVERGED) {
+        if (metrics != null) {
+          metrics.close();
+        }
+        if (chief && s.export() && result.status() != Trainer.Status.DIVERGED) {
           try {
             Map<String, Object> card = new LinkedHashMap<>();
             card.put("trained_on", data.description());

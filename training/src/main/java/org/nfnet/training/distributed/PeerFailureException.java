@@ -78,8 +78,15 @@ public final class PeerFailureException extends RuntimeException {
   }
 
   private static String firstLine(String s) {
-    int nl = s.indexOf('\n');
-    String line = nl < 0 ? s : s.substring(0, nl);
+    // Skip TF's "From /job:worker/replica:0/task:0:" location prefix lines.
+    String line = s;
+    for (String l : s.split("\n")) {
+      String t = l.trim();
+      if (!t.isEmpty() && !(t.startsWith("From /job:") && t.endsWith(":"))) {
+        line = t;
+        break;
+      }
+    }
     return line.length() > 300 ? line.substring(0, 300) + "..." : line;
   }
 }
