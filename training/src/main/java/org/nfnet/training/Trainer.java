@@ -33,6 +33,15 @@ import org.tensorflow.types.TFloat32;
  * checkpoint after the current step and return {@link Status#INTERRUPTED}; the hook waits for that
  * save before letting the JVM exit. A non-finite loss stops with {@link Status#DIVERGED} and does
  * <em>not</em> save, so the last good checkpoint stays the latest.
+ *
+ * <p>Data parallelism ({@link TrainingConfig#cluster()}, {@link TrainingConfig#devices()}): every
+ * task runs this loop on its shard of each global batch; the step all-reduces gradients and
+ * metrics, so all tasks see the same loss and stay in lockstep. Only the chief (task 0) saves
+ * checkpoints, evaluates and writes summaries and curves; every task restores the latest
+ * checkpoint of the shared directory on resume. A lost or stuck peer ends the run with a
+ * {@link PeerFailureException} (no checkpoint is written: restart all tasks with resume). A stop
+ * request (SIGINT/SIGTERM) is not coordinated: a stopped task makes its peers fail the same way,
+ * so stop all tasks together.
  */
 public final class Trainer {
   public enum Status { COMPLETED, INTERRUPTED, DIVERGED }
