@@ -17,13 +17,13 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * {@code nfnet demo}: the whole toolkit in about two minutes, with nothing to download. Trains a
+ * {@code nfnet demo}: the whole toolkit in a few minutes, with nothing to download. Trains a
  * small NFNet ({@code variants/nano.json}, embedded) with SGD + AGC on Fashion-MNIST (Debian's
  * package files when installed, else the subset bundled in the jar), evaluates it, exports the EMA
  * weights as a SavedModel, reloads that SavedModel and classifies a few test images.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-    description = "Train a small NFNet on Fashion-MNIST, export, reload and predict (about 2 minutes).")
+    description = "Train a small NFNet on Fashion-MNIST, export, reload and predict (a few minutes).")
 final class DemoCommand implements Callable<Integer> {
   /** The demo's variant, embedded so the demo needs no file from the repository. */
   static final String NANO = "{\"name\":\"nano\",\"width\":[32,64,128,128],\"depth\":[1,1,1,1],"

@@ -33,16 +33,6 @@ final class DeflatedEntryPayload implements Payload {
   }
 
   @Override
-  public long fileOffset() {
-    return -1;
-  }
-
-  @Override
-  public void copyTo(ByteBuffer dst) throws IOException {
-    forEachChunk(dst::put);
-  }
-
-  @Override
   public void forEachChunk(ChunkConsumer consumer) throws IOException {
     inflate(channel, compressedOffset, compressedLength, skip, length, consumer);
   }

@@ -41,16 +41,6 @@ final class Latin1TextPayload implements Payload {
   }
 
   @Override
-  public long fileOffset() {
-    return -1;
-  }
-
-  @Override
-  public void copyTo(ByteBuffer dst) throws IOException {
-    forEachChunk(dst::put);
-  }
-
-  @Override
   public void forEachChunk(ChunkConsumer consumer) throws IOException {
     decode(channel, textOffset, textLength, consumer);
   }

@@ -16,10 +16,14 @@ interface Payload {
   long length();
 
   /** Offset of the first raw byte in the file, or -1 if the bytes are not stored verbatim there. */
-  long fileOffset();
+  default long fileOffset() {
+    return -1;
+  }
 
   /** Copies all {@link #length()} bytes into {@code dst} at its position, advancing it. */
-  void copyTo(ByteBuffer dst) throws IOException;
+  default void copyTo(ByteBuffer dst) throws IOException {
+    forEachChunk(dst::put);
+  }
 
   /**
    * Feeds the bytes in order as consecutive chunks of any length (an element may straddle two
