@@ -105,11 +105,6 @@ public final class NFNetExporter {
     return parameters(fromMap(byHaikuKey));
   }
 
-  /** Current values of the variables of an existing (e.g. training) session. */
-  public NFNetExporter parametersFrom(Session session, VariableParameters vars) {
-    return parameters(fromSession(session, vars));
-  }
-
   /** Fold weight standardization into stored kernels (default true). */
   /**
    * Convolution precision of the exported graph. {@link Precision#BFLOAT16} keeps float32 weights
@@ -181,10 +176,6 @@ public final class NFNetExporter {
       }
       return TFloat32.tensorOf(Shape.of(spec.shape()), DataBuffers.of(v.duplicate()));
     };
-  }
-
-  public static Function<ParameterSpec, TFloat32> fromSession(Session session, VariableParameters vars) {
-    return spec -> (TFloat32) session.runner().fetch(vars.entry(spec.haikuKey()).read()).run().get(0);
   }
 
   /** Exports into {@code dir} (atomically). */
