@@ -1,8 +1,6 @@
 package org.nfnet.cli;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,10 +14,6 @@ import org.nfnet.converters.ReleaseChecksums;
 import org.nfnet.savedmodel.NFNetExporter;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
-import org.nfnet.zoo.ParameterSpec;
-import org.tensorflow.ndarray.Shape;
-import org.tensorflow.ndarray.buffer.DataBuffers;
-import org.tensorflow.types.TFloat32;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -84,17 +78,11 @@ final class ConvertCommand implements Callable<Integer> {
       in.warnings().forEach(w -> System.err.println("warning: " + w));
       System.out.printf("%s: %s, %,d parameters, %d classes%n", weights.getFileName(), config.name(),
           NFNetStructure.parameterCount(config), config.numClasses());
-      // One scratch buffer sized for the largest array: the reader copies file bytes into it
-      // (checking NaN/Inf on the way) and TF copies it into the tensor that feeds the variable.
-      long largest = in.parameters().stream().mapToLong(ParameterSpec::size).max().orElse(1);
-      ByteBuffer scratch = ByteBuffer.allocateDirect((int) (largest * 4)).order(ByteOrder.nativeOrder());
+      // Streamed: the exporter requests one parameter at a time and closes it before the next, and
+      // the reader reads it from the file straight into that tensor (NaN/Inf-checked there), so
+      // only TF's variables ever hold the whole model (BENCHMARKS.md, "Conversion").
       NFNetExporter exporter = new NFNetExporter(config)
-          .parameters(spec -> {
-            scratch.clear();
-            in.copyFloat32(spec, scratch);
-            scratch.flip();
-            return TFloat32.tensorOf(Shape.of(spec.shape()), DataBuffers.of(scratch.asFloatBuffer()));
-          })
+          .parameters(in.float32Tensors())
           .fold(!noFold)
           .precision(org.nfnet.zoo.graph.Precision.parse(precision))
           .force(force)

@@ -3,12 +3,17 @@ package org.nfnet.converters;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
 import org.nfnet.zoo.ParameterSpec;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.types.TFloat32;
 
 /**
  * What the {@code convert} command needs from a weight file, in one object: the file read and
@@ -107,6 +112,44 @@ public final class ConversionInput implements Closeable {
           + r.nanCount() + " NaN and " + r.infCount() + " infinite value(s) (first at flat index "
           + r.firstIndex() + ")");
     }
+  }
+
+  /**
+   * Parameter values as TF tensors, read from the file one parameter per call: a new tensor of the
+   * parameter's shape is allocated and the file bytes are read straight into its memory (see
+   * {@link TensorMemory}), then NaN/Inf-checked there ({@link #copyFloat32}). The caller owns and
+   * closes the tensor. Nothing else is kept, so an exporter that closes each tensor before asking
+   * for the next (as {@code NFNetExporter} does) holds the parameters in flight and never a
+   * Java-side copy of the file. If TF Java does not expose tensor memory, the values go through
+   * one reusable direct buffer sized for the largest parameter instead.
+   *
+   * @throws WeightFileException (from the function) for NaN/Inf values, naming the parameter
+   */
+  public Function<ParameterSpec, TFloat32> float32Tensors() {
+    ByteBuffer[] scratch = {null};
+    return spec -> {
+      TFloat32 t = TFloat32.tensorOf(Shape.of(spec.shape()));
+      try {
+        var memory = TensorMemory.writableBytes(t);
+        if (memory.isPresent()) {
+          copyFloat32(spec, memory.get());
+          return t;
+        }
+        if (scratch[0] == null) {
+          long largest = parameters().stream().mapToLong(ParameterSpec::size).max().orElse(1);
+          scratch[0] = ByteBuffer.allocateDirect(Math.toIntExact(Math.max(largest, 1) * Float.BYTES))
+              .order(ByteOrder.nativeOrder());
+        }
+        ByteBuffer b = scratch[0].clear();
+        copyFloat32(spec, b);
+        b.flip();
+        t.copyFrom(DataBuffers.of(b.asFloatBuffer()));
+        return t;
+      } catch (RuntimeException | Error e) {
+        t.close();
+        throw e;
+      }
+    };
   }
 
   @Override

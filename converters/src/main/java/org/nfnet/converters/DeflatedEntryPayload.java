@@ -45,8 +45,8 @@ final class DeflatedEntryPayload implements Payload {
       ChunkConsumer consumer) throws IOException {
     Inflater inflater = new Inflater(true);
     try {
-      ByteBuffer in = ByteBuffer.allocateDirect((int) Math.min(CHUNK, Math.max(compressedLength, 1)));
-      ByteBuffer out = ByteBuffer.allocateDirect(CHUNK);
+      ByteBuffer in = ChunkBuffers.get(0, (int) Math.min(CHUNK, Math.max(compressedLength, 1)));
+      ByteBuffer out = ChunkBuffers.get(1, CHUNK);
       long readPos = offset;
       long end = offset + compressedLength;
       long toSkip = skip;

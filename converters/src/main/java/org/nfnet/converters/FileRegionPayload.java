@@ -44,7 +44,7 @@ final class FileRegionPayload implements Payload {
 
   @Override
   public void forEachChunk(ChunkConsumer consumer) throws IOException {
-    ByteBuffer chunk = ByteBuffer.allocateDirect((int) Math.min(CHUNK, Math.max(length, 1)));
+    ByteBuffer chunk = ChunkBuffers.get(0, (int) Math.min(CHUNK, Math.max(length, 1)));
     long done = 0;
     while (done < length) {
       chunk.clear();

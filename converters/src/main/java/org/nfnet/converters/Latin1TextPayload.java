@@ -47,7 +47,7 @@ final class Latin1TextPayload implements Payload {
 
   private static void decode(FileChannel ch, long offset, long len, ChunkConsumer out) throws IOException {
     ByteBuffer in = ByteBuffer.allocate(CHUNK);
-    ByteBuffer decoded = ByteBuffer.allocateDirect(CHUNK);
+    ByteBuffer decoded = ChunkBuffers.get(1, CHUNK);
     long pos = offset;
     long end = offset + len;
     int pendingLead = -1; // first byte of a two-byte sequence split across reads

@@ -1,7 +1,11 @@
 package org.nfnet.savedmodel;
 
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 import org.nfnet.zoo.ParameterSpec;
 import org.nfnet.zoo.graph.ParameterInit;
@@ -44,6 +48,32 @@ public final class FoldedKernels implements AutoCloseable {
         return true;
       }
     };
+  }
+
+  /**
+   * The parameters a folded graph stores, from the raw (Haiku) ones in forward order: every
+   * WSConv2D module (one with a {@code gain}) has {@code w_hat} (the shape of {@code w}) in place
+   * of {@code w}, and no {@code gain}; everything else is kept. This is the order in which
+   * WSConv2D requests them ({@code w_hat}, then {@code bias}).
+   */
+  public static List<ParameterSpec> foldedSpecs(List<ParameterSpec> raw) {
+    Set<String> standardized = new HashSet<>();
+    for (ParameterSpec p : raw) {
+      if (p.name().equals("gain")) {
+        standardized.add(p.module());
+      }
+    }
+    List<ParameterSpec> out = new ArrayList<>(raw.size());
+    for (ParameterSpec p : raw) {
+      if (!standardized.contains(p.module())) {
+        out.add(p);
+      } else if (p.name().equals("w")) {
+        out.add(new ParameterSpec(p.module(), WSConv2D.FOLDED_KERNEL, p.shape()));
+      } else if (!p.name().equals("gain")) {
+        out.add(p);
+      }
+    }
+    return out;
   }
 
   /**

@@ -24,7 +24,6 @@ import org.nfnet.zoo.graph.Precision;
 import org.nfnet.zoo.graph.NFNetOutputs;
 import org.nfnet.zoo.graph.ParameterInit;
 import org.nfnet.zoo.graph.ParameterSource;
-import org.nfnet.zoo.graph.VariableParameters;
 import org.nfnet.zoo.preprocess.EvalPreprocessing;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -36,6 +35,9 @@ import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.nn.TopK;
+import org.tensorflow.proto.ConfigProto;
+import org.tensorflow.proto.GraphOptions;
+import org.tensorflow.proto.RewriterConfig;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TString;
@@ -46,7 +48,9 @@ import org.tensorflow.types.TUint8;
  * {@code tensorflow/serving/predict}, dynamic batch and spatial dimensions).
  *
  * <p>The export graph is built for inference only: VariableV2 parameters (no optimizer slots, no
- * training ops), loaded from host values. Signatures:
+ * training ops), loaded from host values one parameter at a time before the network is built on
+ * them ({@link PreloadedVariables}), so an export holds the weights once plus one parameter in
+ * flight. Signatures:
  * <ul>
  *   <li>{@code serving_default}: {@code images} uint8 [N,H,W,3] -> eval preprocessing ->
  *       {@code logits} [N,C], {@code probabilities} [N,C], {@code top_k_indices} int32 [N,k],
@@ -79,6 +83,18 @@ public final class NFNetExporter {
   public static final String LABELS_FILE = "assets.extra/labels.txt";
   public static final int DEFAULT_TOP_K = 5;
 
+  /**
+   * Config of the export session, which only runs variable loads (one per parameter) and the save:
+   * Grappler's per-run graph optimization is pure overhead there (it made each of F0's 176 load
+   * runs ~3x slower, measured). The folded kernels are computed in FoldedKernels' own session with
+   * the default config, and the SavedModel does not record a session config, so serving is
+   * unaffected.
+   */
+  private static final ConfigProto LOAD_AND_SAVE = ConfigProto.newBuilder()
+      .setGraphOptions(GraphOptions.newBuilder()
+          .setRewriteOptions(RewriterConfig.newBuilder().setDisableMetaOptimizer(true)))
+      .build();
+
   private final NFNetConfig config;
   private Function<ParameterSpec, TFloat32> values;
   private boolean fold = true;
@@ -94,7 +110,12 @@ public final class NFNetExporter {
     this.config = Objects.requireNonNull(config);
   }
 
-  /** Raw (Haiku) parameter values; each returned tensor is closed by the exporter after use. */
+  /**
+   * Raw (Haiku) parameter values. The exporter asks for them one at a time in forward order and
+   * closes each returned tensor before asking for the next (folding holds a conv's {@code w} and
+   * {@code gain} together), so a source that reads from a file never needs more than one
+   * parameter in memory.
+   */
   public NFNetExporter parameters(Function<ParameterSpec, TFloat32> values) {
     this.values = values;
     return this;
@@ -196,11 +217,17 @@ public final class NFNetExporter {
     Path tmp = parent.resolve("." + target.getFileName() + ".tmp-" + UUID.randomUUID());
     long stored;
     try {
-      try (Graph g = new Graph(); Session s = new Session(g); FoldedKernels folder = new FoldedKernels()) {
-        Built b = build(g, names, k, fold);
-        Function<ParameterSpec, TFloat32> v = fold ? folder.values(values) : values;
-        b.vars.load(s, v, null);
-        stored = b.vars.entries().stream().mapToLong(e -> e.spec().size()).sum();
+      try (Graph g = new Graph(); Session s = new Session(g, LOAD_AND_SAVE);
+          FoldedKernels folder = new FoldedKernels()) {
+        // Variables first, streamed in one parameter at a time while the graph is still small
+        // (see PreloadedVariables): peak host memory is the variables plus one parameter.
+        List<ParameterSpec> raw = NFNetStructure.parameters(config);
+        PreloadedVariables vars = new PreloadedVariables(g,
+            fold ? FoldedKernels.foldedSpecs(raw) : raw, fold);
+        vars.load(s, fold ? folder.values(values) : values);
+        Built b = build(g, names, k, vars);
+        vars.checkAllRequested();
+        stored = vars.storedValues();
         SavedModelBundle.Exporter ex = SavedModelBundle.exporter(tmp.toString()).withTags(TAG);
         for (Signature sig : b.signatures) {
           ex.withFunction(s.function(sig));
@@ -230,15 +257,15 @@ public final class NFNetExporter {
         NFNetStructure.parameterCount(config), stored);
   }
 
-  /** The inference graph: variables, both network copies, heads and the four signatures. */
-  record Built(VariableParameters vars, List<Signature> signatures) {}
+  /** The inference graph on top of the loaded variables: both network copies, heads, signatures. */
+  record Built(List<Signature> signatures) {}
 
-  Built build(Graph g, List<String> names, int k, boolean folded) {
+  Built build(Graph g, List<String> names, int k, PreloadedVariables vars) {
     Ops tf = Ops.create(g);
     EvalPreprocessing prep = new EvalPreprocessing(config.testImsize(), cropPadding);
     NFNet net = new NFNet(config, precision);
-    VariableParameters vars = new VariableParameters();
-    ParameterSource src = folded ? FoldedKernels.source(vars) : vars;
+    boolean folded = vars.foldedKernels();
+    ParameterSource src = vars;
 
     Placeholder<TUint8> images = tf.withName("images").placeholder(TUint8.class,
         Placeholder.shape(Shape.of(-1, -1, -1, 3)));
@@ -255,7 +282,7 @@ public final class NFNetExporter {
     ParameterSource shared = new ParameterSource() {
       @Override
       public Operand<TFloat32> get(Ops module, ParameterSpec spec, ParameterInit init) {
-        return vars.entry(spec.haikuKey()).read();
+        return vars.read(spec.haikuKey());
       }
 
       @Override
@@ -273,7 +300,7 @@ public final class NFNetExporter {
         .input("normalized", normalized).output("logits", main.logits).output("pooled", main.pooled).build());
     sigs.add(Signature.builder().key(FEATURES).methodName(METHOD)
         .input("images", images).output("features", main.pooled).build());
-    return new Built(vars, sigs);
+    return new Built(sigs);
   }
 
   private record Heads(Operand<TFloat32> logits, Operand<TFloat32> pooled, Operand<TFloat32> probs,
