@@ -44,7 +44,7 @@ import org.tensorflow.types.TFloat32;
  * <p>The network must request exactly the preloaded parameters: an unknown or misshapen request
  * fails while the graph is built, and {@link #checkAllRequested()} catches unused ones.
  */
-final class PreloadedVariables implements ParameterSource {
+final class PreloadedVariables implements ExportWeights {
   private record Slot(ParameterSpec spec, Variable<TFloat32> variable, Placeholder<TFloat32> value,
       Op assign) {}
 
@@ -128,7 +128,8 @@ final class PreloadedVariables implements ParameterSource {
   }
 
   /** The read created by {@link #get} (for a second network copy sharing the variables). */
-  Operand<TFloat32> read(String haikuKey) {
+  @Override
+  public Operand<TFloat32> read(String haikuKey) {
     Operand<TFloat32> r = reads.get(haikuKey);
     if (r == null) {
       throw new IllegalStateException("parameter " + haikuKey + " was not requested by the network");
@@ -142,7 +143,8 @@ final class PreloadedVariables implements ParameterSource {
   }
 
   /** Fails unless the network requested every loaded parameter (a loaded value must not go unused). */
-  void checkAllRequested() {
+  @Override
+  public void checkAllRequested() {
     for (String key : slots.keySet()) {
       if (!reads.containsKey(key)) {
         throw new IllegalStateException("parameter " + key + " was loaded but the network does not use it");
@@ -151,7 +153,8 @@ final class PreloadedVariables implements ParameterSource {
   }
 
   /** Number of stored float values. */
-  long storedValues() {
+  @Override
+  public long storedValues() {
     return slots.values().stream().mapToLong(s -> s.spec().size()).sum();
   }
 }

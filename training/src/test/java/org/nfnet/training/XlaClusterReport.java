@@ -58,16 +58,18 @@ import org.tensorflow.types.TFloat32;
  * java -cp training/target/test-classes:training/target/classes:$(cat cp.txt) \
  *     org.nfnet.training.XlaClusterReport [--variant variants/nano.json] [--res 32] [--batch 8] \
  *     [--steps 3] [--input fashion|synthetic] [--dump DIR] [--nodes] [--analyse]
- *     [--remapping off] [--regularize false] [--seed-check]
+ *     [--remapping on] [--regularize false] [--seed-check]
  * </pre>
  *
  * <ul>
  *   <li>{@code --nodes} lists the unclustered node names per op type;
  *   <li>{@code --analyse} re-reads an existing {@code --dump DIR} without running anything;
- *   <li>{@code --remapping off} and {@code --regularize false} are what-if experiments, not the
+ *   <li>{@code --remapping on} and {@code --regularize false} are what-if experiments, not the
  *       shipped configuration: the first runs the same graph in a second session whose Grappler
- *       remapper is off (no {@code _FusedConv2D}/{@code _FusedMatMul} on CPU), the second builds
- *       the step without stochastic depth and dropout (no int64-seeded random ops);
+ *       remapper is on (it creates {@code _FusedConv2D}/{@code _FusedMatMul} on CPU, which have
+ *       no XLA kernel; {@link TrainStep} switches remapping off under XLA since that finding),
+ *       the second builds the step without stochastic depth and dropout (no int64-seeded random
+ *       ops);
  *   <li>{@code --seed-check} only checks, in a small graph, that an int32-seeded
  *       {@code StatelessRandomUniform} is clustered and whether XLA draws the same numbers as TF's
  *       kernel (the dump then shows which uniform is in {@code cluster_0}).
@@ -187,7 +189,7 @@ public final class XlaClusterReport {
     int batch = Integer.parseInt(a.getOrDefault("batch", "8"));
     int steps = Integer.parseInt(a.getOrDefault("steps", "3"));
     String in = a.getOrDefault("input", "fashion");
-    boolean remapping = !a.getOrDefault("remapping", "on").equals("off");
+    boolean remapping = a.getOrDefault("remapping", "off").equals("on");
     boolean regularize = Boolean.parseBoolean(a.getOrDefault("regularize", "true"));
     Path dump = Path.of(a.get("dump"));
     NFNetConfig model = NFNetConfig.resolve(variant);
@@ -210,11 +212,11 @@ public final class XlaClusterReport {
         cfg.tensorboardDir(), 3, cfg.xla());
     System.out.printf(Locale.ROOT, "child: %s at %d px, batch %d, input %s, EMA %.4g, AGC %.3g,"
             + " regularize %s, Grappler remapping %s%n", model.name(), res, batch, in,
-        cfg.emaDecay(), cfg.optimizer().clipping(), regularize, remapping ? "default" : "OFF");
+        cfg.emaDecay(), cfg.optimizer().clipping(), regularize, remapping ? "ON (what-if)" : "OFF (TrainStep under XLA)");
     try (TrainStep s = TrainStep.create(model, input, opts)) {
       StringBuilder losses = new StringBuilder();
       long t0;
-      if (remapping) {
+      if (!remapping) {
         s.initialize();
         t0 = System.nanoTime();
         losses.append(s.run(true).loss()).append(' ');
@@ -222,10 +224,10 @@ public final class XlaClusterReport {
           losses.append(s.run(false).loss()).append(' ');
         }
       } else {
-        // What-if: the same graph in a session whose only difference is remapping OFF.
+        // What-if: the same graph in a session whose only difference is remapping ON.
         ConfigProto.Builder c = TrainStep.sessionConfig(opts).toBuilder();
         c.getGraphOptionsBuilder().getRewriteOptionsBuilder()
-            .setRemapping(RewriterConfig.Toggle.OFF);
+            .setRemapping(RewriterConfig.Toggle.ON);
         try (Session session = new Session(s.graph(), c.build())) {
           var init = session.runner().addTarget("init/init_parameters")
               .addTarget("init/reset_optimizer");

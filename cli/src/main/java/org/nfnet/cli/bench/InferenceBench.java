@@ -3,6 +3,8 @@ package org.nfnet.cli.bench;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -17,11 +19,22 @@ import org.tensorflow.types.TFloat32;
 
 /**
  * Inference images/s through exported SavedModels ({@code logits_from_normalized}, folded WS
- * kernels) at the variant's test size, batch 1 and 8, float32 and bf16 convolutions; plus how far
- * bf16 logits are from float32 ones on the same batch.
+ * kernels) at the variant's test size, batch 1 and 8, float32 and bf16 convolutions, weights as
+ * variables (the default export) and as graph constants ({@code --frozen}); plus how far bf16
+ * logits are from float32 ones on the same batch.
  */
 final class InferenceBench {
   static final int[] BATCHES = {1, 8};
+
+  /** One exported model flavour. */
+  record Mode(Precision precision, boolean frozen) {
+    String key() {
+      return InferenceBench.key(precision) + (frozen ? "_frozen" : "");
+    }
+  }
+
+  static final Mode[] MODES = {new Mode(Precision.FLOAT32, false), new Mode(Precision.BFLOAT16, false),
+      new Mode(Precision.FLOAT32, true), new Mode(Precision.BFLOAT16, true)};
 
   private InferenceBench() {}
 
@@ -33,45 +46,65 @@ final class InferenceBench {
     float[][] logits32 = null;
     float[][] logits16 = null;
     double gflop = BenchSections.gflopPerImage(c, res);
-    for (Precision p : Precision.values()) {
-      Path dir = exported(s, c, p);
-      long t0 = System.nanoTime();
-      try (NFNetModel m = NFNetModel.load(dir, SessionConfigs.threads(s.threads()))) {
-        r.put(key(p) + "_load_seconds", (System.nanoTime() - t0) / 1e9);
-        SessionFunction f = m.bundle().function(NFNetExporter.LOGITS_FROM_NORMALIZED);
-        for (int n : BATCHES) {
-          try (TFloat32 x = input(n, res)) {
-            double[] t = new double[s.repeats()];
-            for (int i = 0; i < s.warmup() + s.repeats(); i++) {
-              long a = System.nanoTime();
-              try (Result out = f.call(Map.of("normalized", x))) {
-                if (n == 8 && i == 0) {
-                  float[][] l = matrix((TFloat32) out.get("logits").orElseThrow());
-                  if (p == Precision.FLOAT32) {
-                    logits32 = l;
-                  } else {
-                    logits16 = l;
-                  }
+    // All flavours are loaded together and timed round-robin (one call of each per round): on a
+    // shared 2-core VM throughput drifts by tens of percent over a minute, and interleaving puts
+    // that drift into every flavour's spread instead of into the ratios between them.
+    List<NFNetModel> models = new ArrayList<>();
+    List<TFloat32> inputs = new ArrayList<>();
+    try {
+      List<SessionFunction> fns = new ArrayList<>();
+      for (Mode mode : MODES) {
+        Path dir = exported(s, c, mode);
+        long t0 = System.nanoTime();
+        NFNetModel m = NFNetModel.load(dir, SessionConfigs.threads(s.threads()));
+        models.add(m);
+        r.put(mode.key() + "_load_seconds", (System.nanoTime() - t0) / 1e9);
+        fns.add(m.bundle().function(NFNetExporter.LOGITS_FROM_NORMALIZED));
+      }
+      for (int n : BATCHES) {
+        inputs.add(input(n, res));
+      }
+      double[][][] t = new double[MODES.length][BATCHES.length][s.repeats()];
+      for (int i = 0; i < s.warmup() + s.repeats(); i++) {
+        for (int mi = 0; mi < MODES.length; mi++) {
+          for (int bi = 0; bi < BATCHES.length; bi++) {
+            long a = System.nanoTime();
+            try (Result out = fns.get(mi).call(Map.of("normalized", inputs.get(bi)))) {
+              if (BATCHES[bi] == 8 && i == 0 && !MODES[mi].frozen()) {
+                float[][] l = matrix((TFloat32) out.get("logits").orElseThrow());
+                if (MODES[mi].precision() == Precision.FLOAT32) {
+                  logits32 = l;
+                } else {
+                  logits16 = l;
                 }
               }
-              if (i >= s.warmup()) {
-                t[i - s.warmup()] = (System.nanoTime() - a) / 1e9;
-              }
             }
-            Stats st = Stats.of(t);
-            double ips = n / st.median();
-            String k = key(p) + "_b" + n;
-            r.set(k + "_seconds", BenchSections.stats(st, "s per batch"));
-            r.put(k + "_images_per_s", ips);
-            if (n == 8) {
-              r.put(key(p) + "_gflops_achieved", ips * gflop);
+            if (i >= s.warmup()) {
+              t[mi][bi][i - s.warmup()] = (System.nanoTime() - a) / 1e9;
             }
-            summary.append(String.format(Locale.ROOT,
-                "%s %s @%dpx batch %d: %.2f img/s (%.3f s/batch, +-%.0f%%, %d runs)%n",
-                c.name(), key(p), res, n, ips, st.median(), st.spreadPercent(), st.n()));
           }
         }
       }
+      for (int mi = 0; mi < MODES.length; mi++) {
+        Mode mode = MODES[mi];
+        for (int bi = 0; bi < BATCHES.length; bi++) {
+          int n = BATCHES[bi];
+          Stats st = Stats.of(t[mi][bi]);
+          double ips = n / st.median();
+          String k = mode.key() + "_b" + n;
+          r.set(k + "_seconds", BenchSections.stats(st, "s per batch"));
+          r.put(k + "_images_per_s", ips);
+          if (n == 8) {
+            r.put(mode.key() + "_gflops_achieved", ips * gflop);
+          }
+          summary.append(String.format(Locale.ROOT,
+              "%s %s @%dpx batch %d: %.2f img/s (%.3f s/batch, +-%.0f%%, %d runs)%n",
+              c.name(), mode.key(), res, n, ips, st.median(), st.spreadPercent(), st.n()));
+        }
+      }
+    } finally {
+      inputs.forEach(TFloat32::close);
+      models.forEach(NFNetModel::close);
     }
     double maxAbs = 0;
     double maxLogit = 0;
@@ -90,6 +123,13 @@ final class InferenceBench {
       double ratio = r.get("bf16_b" + n + "_images_per_s").asDouble() / r.get("fp32_b" + n + "_images_per_s").asDouble();
       r.put("bf16_over_fp32_b" + n, ratio);
       summary.append(String.format(Locale.ROOT, "bf16 / fp32 at batch %d: %.2fx%n", n, ratio));
+      for (Precision p : Precision.values()) {
+        double fr = r.get(key(p) + "_frozen_b" + n + "_images_per_s").asDouble()
+            / r.get(key(p) + "_b" + n + "_images_per_s").asDouble();
+        r.put(key(p) + "_frozen_over_variables_b" + n, fr);
+        summary.append(String.format(Locale.ROOT, "%s frozen / variables at batch %d: %.2fx%n",
+            key(p), n, fr));
+      }
     }
     summary.append(String.format(Locale.ROOT,
         "bf16 vs fp32 logits (random-weight %s, batch 8): max |diff| %.3g = %.2g of max |logit|, top-1 agree %s",
@@ -104,11 +144,17 @@ final class InferenceBench {
 
   /** The export for this variant and precision, made once (random weights) and reused. */
   static Path exported(BenchSections.Settings s, NFNetConfig c, Precision p) throws Exception {
-    Path dir = s.workDir().resolve(c.name().replace("+", "plus") + "-" + key(p) + "-folded");
+    return exported(s, c, new Mode(p, false));
+  }
+
+  /** The export for this variant and mode, made once (random weights) and reused. */
+  static Path exported(BenchSections.Settings s, NFNetConfig c, Mode mode) throws Exception {
+    Path dir = s.workDir().resolve(c.name().replace("+", "plus") + "-" + key(mode.precision())
+        + "-folded" + (mode.frozen() ? "-frozen" : ""));
     if (!Files.isRegularFile(dir.resolve("saved_model.pb"))) {
-      System.out.printf("exporting random-weight %s (%s) to %s%n", c.name(), key(p), dir);
-      new NFNetExporter(c).parameters(RandomWeights.values(42)).precision(p).fold(true).force(true)
-          .export(dir);
+      System.out.printf("exporting random-weight %s (%s) to %s%n", c.name(), mode.key(), dir);
+      new NFNetExporter(c).parameters(RandomWeights.values(42)).precision(mode.precision())
+          .fold(true).frozen(mode.frozen()).force(true).export(dir);
     }
     return dir;
   }
