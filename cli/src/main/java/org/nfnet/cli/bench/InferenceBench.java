@@ -142,11 +142,6 @@ final class InferenceBench {
     return p == Precision.FLOAT32 ? "fp32" : "bf16";
   }
 
-  /** The export for this variant and precision, made once (random weights) and reused. */
-  static Path exported(BenchSections.Settings s, NFNetConfig c, Precision p) throws Exception {
-    return exported(s, c, new Mode(p, false));
-  }
-
   /** The export for this variant and mode, made once (random weights) and reused. */
   static Path exported(BenchSections.Settings s, NFNetConfig c, Mode mode) throws Exception {
     Path dir = s.workDir().resolve(c.name().replace("+", "plus") + "-" + key(mode.precision())
