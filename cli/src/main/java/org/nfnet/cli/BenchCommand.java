@@ -24,7 +24,8 @@ import picocli.CommandLine.Option;
     description = "Benchmark inference, training, conversion and the machine's peak (see BENCHMARKS.md).")
 final class BenchCommand implements Callable<Integer> {
   @Option(names = "--sections", split = ",", defaultValue = "peak,infer,train,convert",
-      description = "Any of peak, infer, train, convert (default ${DEFAULT-VALUE}).")
+      description = "Any of peak, infer, train, convert, train-profile (op-type breakdown of the training step; "
+          + "not in the default set) (default ${DEFAULT-VALUE}).")
   List<String> sections;
 
   @Option(names = "--variant", defaultValue = "F0", description = "Variant (default ${DEFAULT-VALUE}).")

@@ -30,8 +30,9 @@ public final class BenchSections {
       case "infer" -> InferenceBench.run(s);
       case "train" -> TrainingBench.run(s);
       case "convert" -> ConvertBench.run(s);
+      case "train-profile" -> TrainProfile.run(s);
       default -> throw new IllegalArgumentException(
-          "unknown bench section '" + section + "'; valid: peak, infer, train, convert");
+          "unknown bench section '" + section + "'; valid: peak, infer, train, convert, train-profile");
     };
     r.put("peak_rss_mb", Memory.peakRssBytes() / 1e6);
     return r;

@@ -1,0 +1,87 @@
+package org.nfnet.cli.bench;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import org.nfnet.training.LearningRateSchedule;
+import org.nfnet.training.TrainStep;
+import org.nfnet.zoo.NFNetConfig;
+import org.tensorflow.Result;
+import org.tensorflow.proto.DeviceStepStats;
+import org.tensorflow.proto.NodeExecStats;
+import org.tensorflow.proto.RunMetadata;
+import org.tensorflow.proto.RunOptions;
+
+/**
+ * Where a training step's time goes (section {@code train-profile}, not in the default set): the
+ * same step as {@link TrainingBench} (train size, batch 8), float32 and bf16, run with
+ * {@code RunOptions.FULL_TRACE}; kernel time is summed per op type over {@code --repeats} steps
+ * and reported per step with its share. The trace adds overhead and the two inter-op threads
+ * overlap kernels, so shares, not absolute times, are the point: they name the kernels worth
+ * attacking (BENCHMARKS.md, "Where the time goes").
+ */
+final class TrainProfile {
+  private static final int TOP = 15;
+
+  private TrainProfile() {}
+
+  static ObjectNode run(BenchSections.Settings s) throws Exception {
+    NFNetConfig c = s.config();
+    int res = c.trainImsize();
+    ObjectNode r = BenchSections.JSON.createObjectNode();
+    StringBuilder summary = new StringBuilder();
+    RunOptions trace = RunOptions.newBuilder().setTraceLevel(RunOptions.TraceLevel.FULL_TRACE).build();
+    int steps = Math.max(1, s.repeats());
+    for (boolean bf16 : new boolean[] {false, true}) {
+      String key = bf16 ? "bf16" : "fp32";
+      try (TrainStep step = TrainStep.create(c, TrainingBench.input(c, res), TrainStep.Options.defaults(
+          new LearningRateSchedule.WarmupCosineDecay(0.0, 0.0, 0.1, 1_000_000, 10)).withBf16(bf16))) {
+        step.initialize();
+        for (int i = 0; i < s.warmup(); i++) {
+          step.run(false);
+        }
+        Map<String, long[]> byType = new HashMap<>(); // op type -> {micros, kernels}
+        long total = 0;
+        for (int i = 0; i < steps; i++) {
+          try (Result out = step.session().runner().addTarget(step.trainOp()).setOptions(trace)
+              .runAndFetchMetadata()) {
+            RunMetadata md = out.getMetadata().orElseThrow();
+            for (DeviceStepStats d : md.getStepStats().getDevStatsList()) {
+              for (NodeExecStats n : d.getNodeStatsList()) {
+                long us = n.getAllEndRelMicros();
+                long[] v = byType.computeIfAbsent(opType(n.getTimelineLabel()), k -> new long[2]);
+                v[0] += us;
+                v[1]++;
+                total += us;
+              }
+            }
+          }
+        }
+        ObjectNode ops = r.putObject(key + "_ms_per_step_by_op");
+        long all = total;
+        summary.append(String.format(Locale.ROOT, "%s %s training step @%dpx batch %d: %.0f ms of"
+            + " kernel time per step (FULL_TRACE, %d steps)%n", c.name(), key, res,
+            TrainingBench.BATCH, all / 1e3 / steps, steps));
+        byType.entrySet().stream()
+            .sorted((x, y) -> Long.compare(y.getValue()[0], x.getValue()[0]))
+            .forEach(e -> ops.put(e.getKey(), e.getValue()[0] / 1e3 / steps));
+        byType.entrySet().stream()
+            .sorted((x, y) -> Long.compare(y.getValue()[0], x.getValue()[0])).limit(TOP)
+            .forEach(e -> summary.append(String.format(Locale.ROOT, "  %-44s %8.1f ms %5.1f%%  (%d kernels)%n",
+                e.getKey(), e.getValue()[0] / 1e3 / steps, 100.0 * e.getValue()[0] / all,
+                e.getValue()[1] / steps)));
+      }
+    }
+    r.put("summary", summary.toString().stripTrailing());
+    return r;
+  }
+
+  /** Op type from a step-stats timeline label ({@code "name = Type(inputs)"}). */
+  static String opType(String label) {
+    int eq = label.indexOf(" = ");
+    String t = eq < 0 ? label : label.substring(eq + 3);
+    int paren = t.indexOf('(');
+    return paren < 0 ? t : t.substring(0, paren);
+  }
+}
