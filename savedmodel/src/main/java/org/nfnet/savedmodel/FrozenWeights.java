@@ -1,12 +1,9 @@
 package org.nfnet.savedmodel;
 
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.function.Function;
 import org.nfnet.zoo.ParameterSpec;
-import org.nfnet.zoo.graph.ParameterInit;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
@@ -26,7 +23,7 @@ import org.tensorflow.types.TFloat32;
  * time, in the network's order, and each host tensor is closed once TF has copied it into the
  * graph.
  */
-final class FrozenWeights implements ExportWeights {
+final class FrozenWeights extends ExportWeights {
   /**
    * Largest weight payload a frozen export accepts: F5 (1.51 GB) fits, F6 (1.75 GB) is refused.
    * Protobuf caps a GraphDef at 2 GB, and TF Java's exporter also materializes the serialized
@@ -34,79 +31,32 @@ final class FrozenWeights implements ExportWeights {
    */
   static final long MAX_BYTES = 1_600L * 1024 * 1024;
 
-  private final Map<String, ParameterSpec> expected = new LinkedHashMap<>();
-  private final Map<String, Operand<TFloat32>> constants = new LinkedHashMap<>();
   private final Function<ParameterSpec, TFloat32> values;
-  private final boolean folded;
 
   /**
    * @param specs the parameters the network will request (folded specs for a folded export)
    * @param values parameter -> tensor of its shape; each is closed here after it became a constant
    */
   FrozenWeights(List<ParameterSpec> specs, Function<ParameterSpec, TFloat32> values, boolean folded) {
-    long bytes = 0;
-    for (ParameterSpec s : specs) {
-      if (expected.put(s.haikuKey(), s) != null) {
-        throw new IllegalArgumentException("parameter " + s.haikuKey() + " listed twice");
-      }
-      bytes += 4L * s.size();
-    }
+    super(specs, folded);
+    long bytes = 4L * storedValues();
     if (bytes > MAX_BYTES) {
       throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
           "a frozen export holds the weights in the GraphDef, which protobuf caps at 2 GB; this"
               + " model has %.2f GB of weights: export with variables instead", bytes / 1e9));
     }
     this.values = values;
-    this.folded = folded;
   }
 
+  /** A constant named like the variable of a non-frozen export ({@code NFNet/<module>/<name>}). */
   @Override
-  public Operand<TFloat32> get(Ops module, ParameterSpec spec, ParameterInit init) {
-    ParameterSpec s = expected.get(spec.haikuKey());
-    if (s == null || !s.equals(spec)) {
-      throw new IllegalStateException("the network requests " + spec + ", but the export has "
-          + (s == null ? "no such parameter" : s.toString()));
-    }
-    if (constants.containsKey(spec.haikuKey())) {
-      throw new IllegalStateException("parameter " + spec.haikuKey() + " requested twice");
-    }
+  Operand<TFloat32> create(Ops module, ParameterSpec spec) {
     try (TFloat32 t = values.apply(spec)) {
       if (!Arrays.equals(t.shape().asArray(), spec.shape())) {
         throw new IllegalArgumentException("value for " + spec.haikuKey() + " has shape "
             + t.shape() + ", expected " + spec.shapeString());
       }
-      // Same node name as the variable of a non-frozen export (NFNet/<module>/<name>).
-      Operand<TFloat32> c = module.withName(spec.name()).constantOf(t);
-      constants.put(spec.haikuKey(), c);
-      return c;
+      return module.withName(spec.name()).constantOf(t);
     }
-  }
-
-  @Override
-  public Operand<TFloat32> read(String haikuKey) {
-    Operand<TFloat32> c = constants.get(haikuKey);
-    if (c == null) {
-      throw new IllegalStateException("parameter " + haikuKey + " was not requested by the network");
-    }
-    return c;
-  }
-
-  @Override
-  public boolean foldedKernels() {
-    return folded;
-  }
-
-  @Override
-  public void checkAllRequested() {
-    for (String key : expected.keySet()) {
-      if (!constants.containsKey(key)) {
-        throw new IllegalStateException("parameter " + key + " was given but the network does not use it");
-      }
-    }
-  }
-
-  @Override
-  public long storedValues() {
-    return expected.values().stream().mapToLong(ParameterSpec::size).sum();
   }
 }

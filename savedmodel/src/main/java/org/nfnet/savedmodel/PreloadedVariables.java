@@ -7,8 +7,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import org.nfnet.zoo.ParameterSpec;
-import org.nfnet.zoo.graph.ParameterInit;
-import org.nfnet.zoo.graph.ParameterSource;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
@@ -44,13 +42,11 @@ import org.tensorflow.types.TFloat32;
  * <p>The network must request exactly the preloaded parameters: an unknown or misshapen request
  * fails while the graph is built, and {@link #checkAllRequested()} catches unused ones.
  */
-final class PreloadedVariables implements ExportWeights {
+final class PreloadedVariables extends ExportWeights {
   private record Slot(ParameterSpec spec, Variable<TFloat32> variable, Placeholder<TFloat32> value,
       Op assign) {}
 
   private final Map<String, Slot> slots = new LinkedHashMap<>();
-  private final Map<String, Operand<TFloat32>> reads = new LinkedHashMap<>();
-  private final boolean folded;
 
   /**
    * Adds a variable and its loader per spec to {@code g}, which must not hold any of these names.
@@ -58,7 +54,7 @@ final class PreloadedVariables implements ExportWeights {
    * @param folded whether the specs are those of a folded graph (see {@link FoldedKernels})
    */
   PreloadedVariables(Graph g, List<ParameterSpec> specs, boolean folded) {
-    this.folded = folded;
+    super(specs, folded);
     // A root scope of our own, not the graph's shared base scope (Ops.create(g)): taking the
     // sub-scope "NFNet" there would make the network built later land in "NFNet_1".
     Scope root = new OpScope(g);
@@ -111,50 +107,9 @@ final class PreloadedVariables implements ExportWeights {
     }
   }
 
-  /** The variable's read for the network: {@code <module>/<name>_read}, created on first use. */
+  /** The variable's read for the network: {@code <module>/<name>_read}. */
   @Override
-  public Operand<TFloat32> get(Ops module, ParameterSpec spec, ParameterInit init) {
-    Slot s = slots.get(spec.haikuKey());
-    if (s == null || !s.spec().equals(spec)) {
-      throw new IllegalStateException("the network requests " + spec + ", but the export loaded "
-          + (s == null ? "no such parameter" : s.spec().toString()));
-    }
-    if (reads.containsKey(spec.haikuKey())) {
-      throw new IllegalStateException("parameter " + spec.haikuKey() + " requested twice");
-    }
-    Operand<TFloat32> read = module.withName(spec.name() + "_read").identity(s.variable());
-    reads.put(spec.haikuKey(), read);
-    return read;
-  }
-
-  /** The read created by {@link #get} (for a second network copy sharing the variables). */
-  @Override
-  public Operand<TFloat32> read(String haikuKey) {
-    Operand<TFloat32> r = reads.get(haikuKey);
-    if (r == null) {
-      throw new IllegalStateException("parameter " + haikuKey + " was not requested by the network");
-    }
-    return r;
-  }
-
-  @Override
-  public boolean foldedKernels() {
-    return folded;
-  }
-
-  /** Fails unless the network requested every loaded parameter (a loaded value must not go unused). */
-  @Override
-  public void checkAllRequested() {
-    for (String key : slots.keySet()) {
-      if (!reads.containsKey(key)) {
-        throw new IllegalStateException("parameter " + key + " was loaded but the network does not use it");
-      }
-    }
-  }
-
-  /** Number of stored float values. */
-  @Override
-  public long storedValues() {
-    return slots.values().stream().mapToLong(s -> s.spec().size()).sum();
+  Operand<TFloat32> create(Ops module, ParameterSpec spec) {
+    return module.withName(spec.name() + "_read").identity(slots.get(spec.haikuKey()).variable());
   }
 }

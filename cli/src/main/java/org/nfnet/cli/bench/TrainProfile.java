@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
-import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.TrainStep;
 import org.nfnet.zoo.NFNetConfig;
 import org.tensorflow.Result;
@@ -35,8 +34,7 @@ final class TrainProfile {
     int steps = Math.max(1, s.repeats());
     for (boolean bf16 : new boolean[] {false, true}) {
       String key = bf16 ? "bf16" : "fp32";
-      try (TrainStep step = TrainStep.create(c, TrainingBench.input(c, res), TrainStep.Options.defaults(
-          new LearningRateSchedule.WarmupCosineDecay(0.0, 0.0, 0.1, 1_000_000, 10)).withBf16(bf16))) {
+      try (TrainStep step = TrainingBench.newStep(c, res, bf16)) {
         step.initialize();
         for (int i = 0; i < s.warmup(); i++) {
           step.run(false);
