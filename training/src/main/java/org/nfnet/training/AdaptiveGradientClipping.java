@@ -2,7 +2,7 @@ package org.nfnet.training;
 
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.ReduceSum;
+import org.tensorflow.op.linalg.EuclideanNorm;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TFloat32;
 
@@ -72,17 +72,18 @@ public final class AdaptiveGradientClipping {
    * {@code x} must be a value tensor (e.g. a variable's Identity read), never a ref.
    */
   public static Operand<TFloat32> unitNorm(Ops tf, Operand<TFloat32> x, long[] shape) {
+    // EuclideanNorm reduces sqrt(sum(x^2)) in one read of x; square-then-sum would write and
+    // re-read a full-size squared copy of every parameter and gradient each step.
     int[] axes = unitAxes(shape);
-    Operand<TFloat32> sq = tf.math.square(x);
     if (axes == null) {
       int[] all = new int[shape.length];
       for (int i = 0; i < all.length; i++) {
         all[i] = i;
       }
       // Scalar result: broadcasts against any shape.
-      return tf.math.sqrt(tf.reduceSum(sq, tf.constant(all)));
+      return tf.linalg.euclideanNorm(x, tf.constant(all));
     }
-    return tf.math.sqrt(tf.reduceSum(sq, tf.constant(axes), ReduceSum.keepDims(true)));
+    return tf.linalg.euclideanNorm(x, tf.constant(axes), EuclideanNorm.keepDims(true));
   }
 
   /**
@@ -98,8 +99,8 @@ public final class AdaptiveGradientClipping {
    * Clips {@code grad} of parameter {@code param} (both of {@code shape}).
    *
    * <p>{@code g <- g * max_norm / max(||g||, 1e-6)} where {@code ||g|| > max_norm}, with
-   * {@code max_norm = clipping * max(||W||, eps)}; other units pass through unchanged (not even
-   * multiplied by 1, so unclipped gradients stay bit-exact).
+   * {@code max_norm = clipping * max(||W||, eps)}; other units pass through bit-exact (multiplied by
+   * exactly 1).
    */
   public static Clipped clip(Ops tf, Operand<TFloat32> grad, Operand<TFloat32> param, long[] shape,
       float clipping, float eps) {
@@ -109,7 +110,11 @@ public final class AdaptiveGradientClipping {
     Operand<TBool> trigger = tf.math.greater(gradNorm, maxNorm);
     Operand<TFloat32> scale = tf.math.div(maxNorm,
         tf.math.maximum(gradNorm, tf.constant(MIN_GRAD_NORM)));
-    Operand<TFloat32> clipped = tf.select(trigger, tf.math.mul(grad, scale), grad);
+    // The per-unit factor is chosen on the small unit tensor and applied in one full-size multiply
+    // (x * 1.0f is exact, so unclipped units stay bit-exact), instead of a full-size multiply and
+    // a full-size select.
+    Operand<TFloat32> factor = tf.select(trigger, scale, tf.onesLike(scale));
+    Operand<TFloat32> clipped = tf.math.mul(grad, factor);
     Operand<TFloat32> count = tf.reduceSum(tf.dtypes.cast(trigger, TFloat32.class),
         allAxes(tf, trigger));
     return new Clipped(clipped, count, unitCount(shape));

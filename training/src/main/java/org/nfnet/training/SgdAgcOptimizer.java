@@ -12,6 +12,7 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
+import org.tensorflow.op.train.ApplyMomentum;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -32,9 +33,13 @@ import org.tensorflow.types.TFloat32;
  *
  * <p>Momentum slots are plain VariableV2 variables named
  * {@code optimizer/momentum/<parameter variable name>}, so {@code Session.save} checkpoints them.
- * Building is two-phase: {@link #build} computes every new value as a tensor; {@link Plan#assigns}
- * creates the assignments behind a caller-chosen barrier (all reads of the old values must be
- * finished first, since a VariableV2 read can alias the variable's buffer).
+ * Building is two-phase: {@link #build} computes every parameter's final gradient (clipped, with
+ * weight decay) as a tensor; {@link Plan#apply} then updates momentum buffer and parameter in place
+ * with TF's fused {@code ApplyMomentum} (Nesterov or heavy-ball), behind a caller-chosen barrier:
+ * every read of an old value must be finished first, since a VariableV2 read aliases the
+ * variable's buffer. Why fused: the update is memory-bound (F0 has 71.5M parameters); one kernel
+ * reading gradient, buffer and parameter once replaces six full-size element-wise passes and two
+ * copies (BENCHMARKS.md, "Where the time goes").
  */
 public final class SgdAgcOptimizer {
   public static final String MOMENTUM_SCOPE = "optimizer/momentum";
@@ -49,30 +54,41 @@ public final class SgdAgcOptimizer {
     return config;
   }
 
-  /** Everything computed for one parameter in one step. */
+  /**
+   * Everything computed for one parameter in one step before the update: the raw gradient, the
+   * gradient after AGC, and {@code update}, the gradient handed to the momentum step (clipped,
+   * plus weight decay).
+   */
   public record ParamUpdate(VariableParameters.Entry entry, ParameterGroup group,
-      Operand<TFloat32> grad, Operand<TFloat32> clippedGrad, Operand<TFloat32> newValue,
-      Variable<TFloat32> momentum, Operand<TFloat32> newMomentum,
-      Operand<TFloat32> clippedUnits, long units) {
+      Operand<TFloat32> grad, Operand<TFloat32> clippedGrad, Operand<TFloat32> update,
+      Variable<TFloat32> momentum, Operand<TFloat32> clippedUnits, long units) {
 
     public ParameterSpec spec() {
       return entry.spec();
     }
   }
 
-  /** The update tensors of one step, not yet assigned. */
+  /**
+   * The applied update: the ops that write parameters and buffers, and each parameter's new value
+   * (read through its update op, so it is only computed after the write), by Haiku key.
+   */
+  public record Applied(List<Op> ops, Map<String, Operand<TFloat32>> newValues) {}
+
+  /** The update tensors of one step, not yet applied. */
   public final class Plan {
     private final List<ParamUpdate> updates;
     private final Map<ParameterGroup, Operand<TFloat32>> clipFractions;
     private final Operand<TFloat32> clipFraction;
     private final List<Op> momentumReset;
+    private final Operand<TFloat32> lr;
 
     Plan(List<ParamUpdate> updates, Map<ParameterGroup, Operand<TFloat32>> clipFractions,
-        Operand<TFloat32> clipFraction, List<Op> momentumReset) {
+        Operand<TFloat32> clipFraction, List<Op> momentumReset, Operand<TFloat32> lr) {
       this.updates = updates;
       this.clipFractions = clipFractions;
       this.clipFraction = clipFraction;
       this.momentumReset = momentumReset;
+      this.lr = lr;
     }
 
     public List<ParamUpdate> updates() {
@@ -94,25 +110,36 @@ public final class SgdAgcOptimizer {
       return momentumReset;
     }
 
-    /** All new values (parameters and buffers), for use as a barrier. */
-    public List<Op> newValueOps() {
+    /**
+     * Every final gradient, for use in the barrier: together they depend on the whole forward and
+     * backward pass and on every read of the parameters' old values.
+     */
+    public List<Op> updateOps() {
       List<Op> ops = new ArrayList<>();
       for (ParamUpdate u : updates) {
-        ops.add(u.newValue()::op);
-        ops.add(u.newMomentum()::op);
+        ops.add(u.update()::op);
       }
       return ops;
     }
 
-    /** Assigns parameters and buffers, each after every op in {@code barrier}. */
-    public List<Op> assigns(Ops tf, List<Op> barrier) {
-      Ops after = tf.withSubScope("optimizer_assign").withControlDependencies(barrier);
+    /**
+     * Updates buffers and parameters in place, each after every op in {@code barrier}:
+     * {@code buf <- mu * buf + g}, then {@code W <- W - lr * (g + mu * buf)} (Nesterov) or
+     * {@code W <- W - lr * buf}.
+     */
+    public Applied apply(Ops tf, List<Op> barrier) {
+      Ops after = tf.withSubScope("optimizer_apply").withControlDependencies(barrier);
+      Operand<TFloat32> mu = after.constant((float) config.momentum());
       List<Op> ops = new ArrayList<>();
+      Map<String, Operand<TFloat32>> values = new java.util.LinkedHashMap<>();
       for (ParamUpdate u : updates) {
-        ops.add(after.assign(u.entry().variable(), u.newValue()));
-        ops.add(after.assign(u.momentum(), u.newMomentum()));
+        ApplyMomentum<TFloat32> step = after.train.applyMomentum(u.entry().variable(),
+            u.momentum(), lr, u.update(), mu, ApplyMomentum.useNesterov(config.nesterov()));
+        ops.add(step);
+        // ApplyMomentum's output is the variable's ref; an Identity of it is the new value.
+        values.put(u.spec().haikuKey(), after.identity(step.out()));
       }
-      return ops;
+      return new Applied(ops, values);
     }
   }
 
@@ -145,7 +172,6 @@ public final class SgdAgcOptimizer {
     float clipping = (float) config.clipping();
     float eps = (float) config.eps();
     float wd = (float) config.weightDecay();
-    float mu = (float) config.momentum();
     List<ParamUpdate> updates = new ArrayList<>();
     Map<ParameterGroup, List<Operand<TFloat32>>> counts = new EnumMap<>(ParameterGroup.class);
     Map<ParameterGroup, Long> units = new EnumMap<>(ParameterGroup.class);
@@ -172,14 +198,9 @@ public final class SgdAgcOptimizer {
         g = s.math.add(g, s.math.mul(p, s.constant(wd)));
       }
       Variable<TFloat32> buf = slots.get(spec.haikuKey());
-      Operand<TFloat32> bufRead = s.identity(buf);
-      Operand<TFloat32> newBuf = NesterovMomentum.buffer(s, bufRead, g, mu);
-      Operand<TFloat32> dir = NesterovMomentum.direction(s, newBuf, g, mu, config.nesterov());
-      Operand<TFloat32> newValue = s.math.sub(p, s.math.mul(lr, dir));
       // Zeros from the static shape: zerosLike(read) would read the uninitialised slot.
       reset.add(s.assign(buf, s.zeros(s.constant(spec.shape()), TFloat32.class)));
-      updates.add(new ParamUpdate(e, group, grads.get(i), clipped, newValue, buf, newBuf,
-          clippedUnits, n));
+      updates.add(new ParamUpdate(e, group, grads.get(i), clipped, g, buf, clippedUnits, n));
     }
     Ops m = tf.withSubScope("metrics");
     Map<ParameterGroup, Operand<TFloat32>> fractions = new EnumMap<>(ParameterGroup.class);
@@ -194,6 +215,6 @@ public final class SgdAgcOptimizer {
     }
     Operand<TFloat32> overall = all.isEmpty() ? m.constant(0f)
         : m.math.div(m.math.addN(all), m.constant((float) total));
-    return new Plan(updates, fractions, overall, reset);
+    return new Plan(updates, fractions, overall, reset, lr);
   }
 }

@@ -14,6 +14,7 @@ import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
 import org.nfnet.zoo.ParameterSpec;
 import org.nfnet.zoo.graph.ForwardOptions;
+import org.nfnet.zoo.graph.FusedWeightStandardization;
 import org.nfnet.zoo.graph.NFNet;
 import org.nfnet.zoo.graph.Precision;
 import org.nfnet.zoo.graph.NFNetOutputs;
@@ -160,6 +161,7 @@ public final class TrainStep implements AutoCloseable {
   private final Operand<TInt64> stepRead;
   private final Operand<TInt64> stepValue;
   private final SgdAgcOptimizer.Plan plan;
+  private final Map<String, Operand<TFloat32>> newValues;
   private final Map<String, Variable<TFloat32>> ema = new LinkedHashMap<>();
   private final List<Op> inputInit;
   private final Op initParams;
@@ -241,8 +243,10 @@ public final class TrainStep implements AutoCloseable {
       int replica = dp == null ? 0 : dp.replicaIndex(d);
       Operand<TInt64> stepSeed = td.withSubScope("seed").stack(List.of(
           td.constant(o.seed() ^ 0x5DEECE66DL ^ (replica * 0x9E3779B97F4A7C15L)), stepRead));
-      ForwardOptions fwd = o.regularize() ? ForwardOptions.training(stepSeed)
-          : ForwardOptions.inference();
+      // CPU builds standardize kernels with one fused op (and its fused gradient).
+      ForwardOptions fwd = (o.regularize() ? ForwardOptions.training(stepSeed)
+          : ForwardOptions.inference())
+          .withFusedStandardization(FusedWeightStandardization.supported());
       // Tower 0 creates the variables; the others read them on their own device.
       Map<String, Operand<TFloat32>> reads = new LinkedHashMap<>();
       ParameterSource src = d == 0 ? params : (module, spec, init) -> {
@@ -356,7 +360,7 @@ public final class TrainStep implements AutoCloseable {
     // The step this update is computed at, copied before the increment (a fetched Identity of the
     // variable would alias its buffer and show the incremented value).
     stepValue = m.withName("step").math.add(stepRead, m.constant(0L));
-    List<Op> barrier = new ArrayList<>(plan.newValueOps());
+    List<Op> barrier = new ArrayList<>(plan.updateOps());
     barrier.add(stepValue::op);
     barrier.add(loss::op);
     barrier.add(top1::op);
@@ -364,26 +368,24 @@ public final class TrainStep implements AutoCloseable {
     barrier.add(clipAll::op);
     barrier.addAll(collectiveOps);
     clipFractions.values().forEach(t -> barrier.add(t::op));
-    List<Op> assigns = new ArrayList<>(plan.assigns(tf, barrier));
+    SgdAgcOptimizer.Applied applied = plan.apply(tf, barrier);
+    newValues = applied.newValues();
+    List<Op> assigns = new ArrayList<>(applied.ops());
 
-    // EMA slots for every parameter (frozen ones simply keep their value).
+    // EMA slots for every parameter (frozen ones simply keep their value). Each average moves
+    // towards its parameter's new value, so after that parameter's update.
     List<Op> emaSync = new ArrayList<>();
     ExponentialMovingAverage avg = o.emaDecay() > 0 ? new ExponentialMovingAverage(o.emaDecay())
         : null;
     if (avg != null) {
       Ops e = tf.withSubScope("ema_update");
       Operand<TFloat32> d = e.withName("decay").identity(avg.effectiveDecay(e, stepRead));
-      Map<String, Operand<TFloat32>> newValues = new LinkedHashMap<>();
-      for (SgdAgcOptimizer.ParamUpdate u : plan.updates()) {
-        newValues.put(u.spec().haikuKey(), u.newValue());
-      }
-      Ops after = e.withControlDependencies(barrier);
       for (VariableParameters.Entry en : params.entries()) {
         Variable<TFloat32> v = ema.get(en.spec().haikuKey());
         emaSync.add(e.assign(v, en.read()));
         Operand<TFloat32> nv = newValues.get(en.spec().haikuKey());
         if (nv != null) {
-          assigns.add(after.assign(v, ExponentialMovingAverage.update(e, e.identity(v), nv, d)));
+          assigns.add(ExponentialMovingAverage.apply(e, v, nv, d));
         }
       }
     }
@@ -449,7 +451,7 @@ public final class TrainStep implements AutoCloseable {
             : params.entry(spec.haikuKey()).read();
       };
       NFNetOutputs eo = new NFNet(model).build(ev, eb.images(), evalParams,
-          ForwardOptions.inference());
+          ForwardOptions.inference().withFusedStandardization(FusedWeightStandardization.supported()));
       Ops em = ev.withSubScope("metrics");
       Operand<TFloat32> perEx = em.math.neg(em.reduceSum(em.math.mul(
           LabelSmoothingLoss.targets(em, eb.labels(), model.numClasses(), 0.0),
@@ -771,6 +773,14 @@ public final class TrainStep implements AutoCloseable {
 
   public SgdAgcOptimizer.Plan plan() {
     return plan;
+  }
+
+  /**
+   * A trainable parameter's value after this step's update (by Haiku key); fetch it in the same
+   * run as {@link #trainOp()}.
+   */
+  public Operand<TFloat32> newValue(String haikuKey) {
+    return newValues.get(haikuKey);
   }
 
   public Options options() {

@@ -84,7 +84,7 @@ class TrainStepParityTest {
       int[][] index = new int[ups.size()][3];
       for (int i = 0; i < ups.size(); i++) {
         List<Operand<TFloat32>> ts3 = List.of(ups.get(i).grad(), ups.get(i).clippedGrad(),
-            ups.get(i).newValue());
+            step.newValue(ups.get(i).spec().haikuKey()));
         for (int k = 0; k < 3; k++) {
           String name = ts3.get(k).asOutput().name();
           Integer at = slot.get(name);

@@ -40,6 +40,7 @@ final class TrainProfile {
           step.run(false);
         }
         Map<String, long[]> byType = new HashMap<>(); // op type -> {micros, kernels}
+        Map<String, long[]> byPhase = new HashMap<>(); // phase -> {micros, kernels}
         long total = 0;
         for (int i = 0; i < steps; i++) {
           try (Result out = step.session().runner().addTarget(step.trainOp()).setOptions(trace)
@@ -51,6 +52,9 @@ final class TrainProfile {
                 long[] v = byType.computeIfAbsent(opType(n.getTimelineLabel()), k -> new long[2]);
                 v[0] += us;
                 v[1]++;
+                long[] ph = byPhase.computeIfAbsent(phase(n.getNodeName()), k -> new long[2]);
+                ph[0] += us;
+                ph[1]++;
                 total += us;
               }
             }
@@ -69,10 +73,40 @@ final class TrainProfile {
             .forEach(e -> summary.append(String.format(Locale.ROOT, "  %-44s %8.1f ms %5.1f%%  (%d kernels)%n",
                 e.getKey(), e.getValue()[0] / 1e3 / steps, 100.0 * e.getValue()[0] / all,
                 e.getValue()[1] / steps)));
+        ObjectNode phases = r.putObject(key + "_ms_per_step_by_phase");
+        summary.append("  by phase:");
+        byPhase.entrySet().stream()
+            .sorted((x, y) -> Long.compare(y.getValue()[0], x.getValue()[0]))
+            .forEach(e -> {
+              phases.put(e.getKey(), e.getValue()[0] / 1e3 / steps);
+              summary.append(String.format(Locale.ROOT, " %s %.0f ms (%.1f%%);", e.getKey(),
+                  e.getValue()[0] / 1e3 / steps, 100.0 * e.getValue()[0] / all));
+            });
+        summary.append(System.lineSeparator());
       }
     }
     r.put("summary", summary.toString().stripTrailing());
     return r;
+  }
+
+  /**
+   * Which part of the step a node belongs to, from its top-level name scope: the forward pass
+   * ({@code NFNet/...}), its gradient ({@code gradients/...}), the optimizer (AGC, weight decay,
+   * momentum and the assignments), the EMA update, or the rest (input, metrics, step counter).
+   */
+  static String phase(String nodeName) {
+    // TF numbers clashing scopes ("optimizer" is taken by the momentum slots: updates go to
+    // "optimizer_1"), so match prefixes.
+    if (nodeName.startsWith("NFNet/")) {
+      return "forward";
+    } else if (nodeName.startsWith("gradients")) {
+      return "backward";
+    } else if (nodeName.startsWith("optimizer")) {
+      return "optimizer";
+    } else if (nodeName.startsWith("ema")) {
+      return "ema";
+    }
+    return "other";
   }
 
   /** Op type from a step-stats timeline label ({@code "name = Type(inputs)"}). */

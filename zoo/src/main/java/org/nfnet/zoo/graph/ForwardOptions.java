@@ -16,9 +16,11 @@ import org.tensorflow.types.TInt64;
  * @param seed int64 [2] seed tensor; required when training
  * @param stochasticDepth apply stochastic depth in training (ignored otherwise)
  * @param dropout apply dropout in training (ignored otherwise)
+ * @param fusedStandardization standardize kernels through {@link FusedWeightStandardization}
+ *     (CPU training fast path) instead of element-wise ops; ignored for folded kernels
  */
-public record ForwardOptions(
-    boolean training, Operand<TInt64> seed, boolean stochasticDepth, boolean dropout) {
+public record ForwardOptions(boolean training, Operand<TInt64> seed, boolean stochasticDepth,
+    boolean dropout, boolean fusedStandardization) {
 
   public ForwardOptions {
     if (training && (stochasticDepth || dropout)) {
@@ -28,12 +30,17 @@ public record ForwardOptions(
 
   /** Eval-mode forward: no stochastic depth, no dropout (what DeepMind's is_training=False does). */
   public static ForwardOptions inference() {
-    return new ForwardOptions(false, null, false, false);
+    return new ForwardOptions(false, null, false, false, false);
   }
 
   /** Training-mode forward with both regularisers. */
   public static ForwardOptions training(Operand<TInt64> seed) {
-    return new ForwardOptions(true, seed, true, true);
+    return new ForwardOptions(true, seed, true, true, false);
+  }
+
+  /** The same options with kernels standardized by the fused CPU path or not. */
+  public ForwardOptions withFusedStandardization(boolean fused) {
+    return new ForwardOptions(training, seed, stochasticDepth, dropout, fused);
   }
 
   boolean useStochasticDepth() {

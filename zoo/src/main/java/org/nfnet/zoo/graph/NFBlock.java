@@ -20,6 +20,7 @@ import org.tensorflow.types.TFloat32;
  *   r = stochastic_depth(r)              (training only)
  *   out = r * skip_gain * alpha + shortcut
  * </pre>
+ * The four scalings of r are multiplied together first and applied to r once.
  */
 final class NFBlock {
   private NFBlock() {}
@@ -51,16 +52,19 @@ final class NFBlock {
     out = WSConv2D.apply(ctx, ParameterNames.module(m, "conv2"), Activations.apply(tf, act, out), 1,
         b.width(), b.outChannels(), 1);
 
+    // The branch is scaled by 2 * se_gate, the stochastic-depth mask, skip_gain and alpha. All of
+    // them are per example and channel at most, so they are multiplied together on the small
+    // [N, 1, 1, C] tensor and the full feature map sees a single multiply (forward and backward:
+    // each full-size multiply saved is two to three memory-bound passes per block per step).
     Operand<TFloat32> gate = SqueezeExcite.gate(ctx, m, out, b.outChannels(), b.seHidden());
-    out = tf.math.mul(tf.math.mul(gate, tf.constant(2.0f)), out);
-
+    Operand<TFloat32> skipGain = ctx.param(m, "skip_gain", new long[0], ParameterInit.ZEROS);
+    Operand<TFloat32> scale = tf.math.mul(gate,
+        tf.math.mul(skipGain, tf.constant((float) (2.0 * ctx.config.alpha()))));
     if (ctx.options.useStochasticDepth() && b.stochDepthRate() > 0 && b.stochDepthRate() < 1) {
-      out = StochasticDepth.apply(tf, out, b.stochDepthRate(),
+      scale = StochasticDepth.apply(tf, scale, b.stochDepthRate(),
           StochasticDepth.subSeed(tf, ctx.options.seed(), b.index() + 1L));
     }
-    Operand<TFloat32> skipGain = ctx.param(m, "skip_gain", new long[0], ParameterInit.ZEROS);
-    // (r * skip_gain) * alpha as one full-tensor multiply by the scalar skip_gain * alpha.
-    out = tf.math.mul(out, tf.math.mul(skipGain, tf.constant((float) ctx.config.alpha())));
+    out = tf.math.mul(out, scale);
     return tf.math.add(out, shortcut);
   }
 }

@@ -5,6 +5,7 @@ import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
 
 /**
  * 2-D convolution with Scaled Weight Standardization and an affine gain, plus a bias (paper
@@ -37,9 +38,17 @@ public final class WSConv2D {
     } else {
       Operand<TFloat32> w = ctx.param(module, "w", wShape, ParameterInit.CONV_FAN_IN);
       Operand<TFloat32> gain = ctx.param(module, "gain", new long[] {outChannels}, ParameterInit.ONES);
-      kernelHat = standardize(tf, w, gain, (long) kernel * kernel * inChannelsPerGroup);
+      long fanIn = (long) kernel * kernel * inChannelsPerGroup;
+      kernelHat = ctx.options.fusedStandardization()
+          ? FusedWeightStandardization.standardize(tf, w, gain, fanIn)
+          : standardize(tf, w, gain, fanIn);
     }
     Operand<TFloat32> bias = ctx.param(module, "bias", new long[] {outChannels}, ParameterInit.ZEROS);
+    // Ungrouped 1x1 (the input's static channel count is the kernel's): a matrix product.
+    if (kernel == 1 && stride == 1 && x.shape().numDimensions() == 4
+        && x.shape().get(3) == inChannelsPerGroup) {
+      return pointwise(tf, ctx.precision, x, kernelHat, bias, inChannelsPerGroup, outChannels);
+    }
     List<Long> strides = List.of(1L, (long) stride, (long) stride, 1L);
     if (ctx.precision == Precision.BFLOAT16) {
       // Conv + bias in bf16 so oneDNN fuses them; the result is bf16-accurate either way.
@@ -50,6 +59,30 @@ public final class WSConv2D {
       return tf.dtypes.cast(y, TFloat32.class);
     }
     return tf.nn.biasAdd(tf.nn.conv2d(x, kernelHat, strides, "SAME"), bias);
+  }
+
+  /**
+   * A 1x1, stride-1 convolution as the matrix product it is: [N*H*W, I] x [I, O] (both reshapes
+   * are free in NHWC/HWIO). Why not Conv2D: on CPU, oneDNN's filter gradient of a 1x1 convolution
+   * ran 3-5x below the throughput of the same product as a MatMul (BENCHMARKS.md, "Where the time
+   * goes"); 1x1 layers are 4 of the 5 convolutions of every block. Same values up to float32
+   * summation order.
+   */
+  private static Operand<TFloat32> pointwise(Ops tf, Precision precision, Operand<TFloat32> x,
+      Operand<TFloat32> kernelHat, Operand<TFloat32> bias, int in, int out) {
+    Operand<TInt32> rows = tf.constant(new int[] {-1, in});
+    Operand<TFloat32> w = tf.reshape(kernelHat, tf.constant(new int[] {in, out}));
+    Operand<TInt32> outShape = tf.concat(List.of(
+        tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {3})),
+        tf.constant(new int[] {out})), tf.constant(0));
+    if (precision == Precision.BFLOAT16) {
+      Operand<TBfloat16> y = tf.nn.biasAdd(
+          tf.linalg.matMul(tf.reshape(tf.dtypes.cast(x, TBfloat16.class), rows),
+              tf.dtypes.cast(w, TBfloat16.class)),
+          tf.dtypes.cast(bias, TBfloat16.class));
+      return tf.reshape(tf.dtypes.cast(y, TFloat32.class), outShape);
+    }
+    return tf.reshape(tf.nn.biasAdd(tf.linalg.matMul(tf.reshape(x, rows), w), bias), outShape);
   }
 
   /**
