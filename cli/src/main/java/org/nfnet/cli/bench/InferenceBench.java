@@ -142,16 +142,40 @@ final class InferenceBench {
     return p == Precision.FLOAT32 ? "fp32" : "bf16";
   }
 
-  /** The export for this variant and mode, made once (random weights) and reused. */
+  /**
+   * The export for this variant and mode, made once (random weights) and reused until the graph
+   * code changes: an export older than the zoo or savedmodel jar is redone, so a benchmark never
+   * times a graph the current code would not build.
+   */
   static Path exported(BenchSections.Settings s, NFNetConfig c, Mode mode) throws Exception {
     Path dir = s.workDir().resolve(c.name().replace("+", "plus") + "-" + key(mode.precision())
         + "-folded" + (mode.frozen() ? "-frozen" : ""));
-    if (!Files.isRegularFile(dir.resolve("saved_model.pb"))) {
+    Path pb = dir.resolve("saved_model.pb");
+    if (!Files.isRegularFile(pb) || olderThanCode(pb)) {
       System.out.printf("exporting random-weight %s (%s) to %s%n", c.name(), mode.key(), dir);
       new NFNetExporter(c).parameters(RandomWeights.values(42)).precision(mode.precision())
           .fold(true).frozen(mode.frozen()).force(true).export(dir);
     }
     return dir;
+  }
+
+  private static boolean olderThanCode(Path file) throws java.io.IOException {
+    long t = Files.getLastModifiedTime(file).toMillis();
+    for (Class<?> k : new Class<?>[] {org.nfnet.zoo.graph.NFNet.class, NFNetExporter.class}) {
+      java.security.CodeSource src = k.getProtectionDomain().getCodeSource();
+      if (src == null) {
+        continue;
+      }
+      try {
+        Path code = Path.of(src.getLocation().toURI());
+        if (Files.isRegularFile(code) && Files.getLastModifiedTime(code).toMillis() > t) {
+          return true;
+        }
+      } catch (java.net.URISyntaxException e) {
+        // Not a file location: nothing to compare against.
+      }
+    }
+    return false;
   }
 
   static TFloat32 input(int n, int res) {

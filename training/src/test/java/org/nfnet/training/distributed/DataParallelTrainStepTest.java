@@ -23,6 +23,16 @@ import org.tensorflow.GraphOperation;
  * global batch: T0 at 32 px, global batch 4 split in halves, {@value DpFixtures#STEPS} steps.
  */
 class DataParallelTrainStepTest {
+  /**
+   * Worst per-parameter relative L2 difference after the fixture's steps, data-parallel vs one
+   * process with the whole batch. Not zero: a batch of 4 and two all-reduced batches of 2 sum in
+   * different orders (GEMM blocking, the fused batch-norm gradient of weight standardization), and
+   * AGC + momentum carry that float32 noise through the steps (measured 2e-6 to 1.0e-5 from run to
+   * run: multi-threaded reductions need not sum in the same order twice). A wrong all-reduce (a missing replica, a sum not divided by the replica count)
+   * shows at 1e-3 and above.
+   */
+  static final double MAX_REL_DIFF = 3e-5;
+
 
   record Run(List<Double> losses, Map<String, float[]> initial, Map<String, float[]> weights) {}
 
@@ -81,7 +91,7 @@ class DataParallelTrainStepTest {
             + " (relative change of the parameters %.3g)%n", towers.losses(), rel, change);
     assertEquals(0.0, DpFixtures.maxRelativeDiff(towers.initial(), single.initial()), 0.0);
     assertTrue(change > 1e-3, "training moved the parameters: " + change);
-    assertTrue(rel < 1e-5, "max relative parameter difference " + rel);
+    assertTrue(rel < MAX_REL_DIFF, "max relative parameter difference " + rel);
     for (int i = 0; i < DpFixtures.STEPS; i++) {
       assertEquals(single.losses().get(i), towers.losses().get(i),
           1e-5 * Math.abs(single.losses().get(i)), "all-reduced loss of step " + i);
@@ -119,7 +129,7 @@ class DataParallelTrainStepTest {
               + " process %.3g, between the workers %.3g%n", losses.get(0), losses.get(1), rel0,
           between);
       assertEquals(0.0, between, 0.0, "replicas stay bit-identical");
-      assertTrue(rel0 < 1e-5, "max relative parameter difference " + rel0);
+      assertTrue(rel0 < MAX_REL_DIFF, "max relative parameter difference " + rel0);
       assertEquals(losses.get(0), losses.get(1), "every worker reports the all-reduced loss");
       for (int i = 0; i < DpFixtures.STEPS; i++) {
         assertEquals(single.losses().get(i), losses.get(0).get(i),

@@ -23,16 +23,41 @@ public final class Activations {
    * are memory-bound on CPU, so each full-tensor op saved is worth it.
    */
   public static Operand<TFloat32> apply(Ops tf, Activation a, Operand<TFloat32> x, double scale) {
-    float s = (float) (a.gamma() * scale);
+    return times(tf, a, x, (float) (a.gamma() * scale));
+  }
+
+  /** {@code act(x) * s}; no multiply at all when {@code s == 1}. */
+  private static Operand<TFloat32> times(Ops tf, Activation a, Operand<TFloat32> x, float s) {
     return switch (a) {
       case GELU -> geluTanh(tf, x, s);
       case RELU -> scaled(tf, tf.nn.relu(x), s);
-      case SILU -> tf.math.mul(tf.math.mul(x, tf.constant(s)), tf.math.sigmoid(x));
+      case SILU -> tf.math.mul(scaled(tf, x, s), tf.math.sigmoid(x));
       case ELU -> scaled(tf, tf.nn.elu(x), s);
       case TANH -> scaled(tf, tf.math.tanh(x), s);
       case SIGMOID -> scaled(tf, tf.math.sigmoid(x), s);
       case IDENTITY -> scaled(tf, x, s);
     };
+  }
+
+  /**
+   * An activation output whose constant factor ({@code gamma}, times the block's {@code beta}) is
+   * still to be applied: every consumer is linear (WSConv2D, average pooling), so the factor can
+   * be folded into the consumers' kernels instead of costing a full-size multiply forward and
+   * another backward.
+   */
+  record Deferred(Operand<TFloat32> value, float scale) {}
+
+  /**
+   * {@code act(x) * gamma * scale} for consumption by WSConv2D: the factor is deferred to the
+   * kernel when kernels are standardized in-graph (a multiply on the [O] gain instead of on the
+   * feature map), and applied here when kernels come pre-folded ({@code w_hat} parameters).
+   */
+  static Deferred applyDeferred(BuildContext ctx, Ops tf, Operand<TFloat32> x, double scale) {
+    Activation a = ctx.config.activation();
+    if (ctx.foldedKernels()) {
+      return new Deferred(apply(tf, a, x, scale), 1.0f);
+    }
+    return new Deferred(times(tf, a, x, 1.0f), (float) (a.gamma() * scale));
   }
 
   private static Operand<TFloat32> scaled(Ops tf, Operand<TFloat32> y, float s) {
@@ -53,6 +78,6 @@ public final class Activations {
     float c2 = (float) (2 * SQRT_2_OVER_PI * 0.044715);
     Operand<TFloat32> z = tf.math.mul(x,
         tf.math.add(tf.math.mul(tf.math.square(x), tf.constant(c2)), tf.constant(c1)));
-    return tf.math.mul(tf.math.mul(x, tf.constant(s)), tf.math.sigmoid(z));
+    return tf.math.mul(scaled(tf, x, s), tf.math.sigmoid(z));
   }
 }

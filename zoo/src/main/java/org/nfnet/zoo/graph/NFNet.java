@@ -56,11 +56,10 @@ public final class NFNet {
     Operand<TFloat32> out = images;
     int ch = 3;
     for (int i = 0; i < NFNetStructure.stemConvCount(); i++) {
-      if (i > 0) {
-        out = Activations.apply(root, config.activation(), out);
-      }
+      Activations.Deferred in = i == 0 ? new Activations.Deferred(out, 1.0f)
+          : Activations.applyDeferred(ctx, root, out, 1.0);
       int outCh = NFNetStructure.stemChannels(config, i);
-      out = WSConv2D.apply(ctx, NFNetStructure.stemModule(i), out, 3, ch, outCh,
+      out = WSConv2D.apply(ctx, NFNetStructure.stemModule(i), in, 3, ch, outCh,
           NFNetStructure.stemStride(i));
       ch = outCh;
     }

@@ -30,14 +30,32 @@ public final class WSConv2D {
    */
   static Operand<TFloat32> apply(BuildContext ctx, String module, Operand<TFloat32> x,
       int kernel, int inChannelsPerGroup, int outChannels, int stride) {
+    return apply(ctx, module, new Activations.Deferred(x, 1.0f), kernel, inChannelsPerGroup,
+        outChannels, stride);
+  }
+
+  /**
+   * The convolution of {@code in.value() * in.scale()}: the scale is folded into the kernel
+   * (conv(s x, K) = conv(x, s K); here a multiply on the [O] gain), or, for pre-folded kernels,
+   * applied to the input.
+   */
+  static Operand<TFloat32> apply(BuildContext ctx, String module, Activations.Deferred in,
+      int kernel, int inChannelsPerGroup, int outChannels, int stride) {
     long[] wShape = {kernel, kernel, inChannelsPerGroup, outChannels};
     Ops tf = ctx.scope(module);
+    Operand<TFloat32> x = in.value();
     Operand<TFloat32> kernelHat;
     if (ctx.foldedKernels()) {
       kernelHat = ctx.param(module, FOLDED_KERNEL, wShape, ParameterInit.CONV_FAN_IN);
+      if (in.scale() != 1.0f) {
+        x = tf.math.mul(x, tf.constant(in.scale()));
+      }
     } else {
       Operand<TFloat32> w = ctx.param(module, "w", wShape, ParameterInit.CONV_FAN_IN);
       Operand<TFloat32> gain = ctx.param(module, "gain", new long[] {outChannels}, ParameterInit.ONES);
+      if (in.scale() != 1.0f) {
+        gain = tf.math.mul(gain, tf.constant(in.scale()));
+      }
       long fanIn = (long) kernel * kernel * inChannelsPerGroup;
       kernelHat = ctx.options.fusedStandardization()
           ? FusedWeightStandardization.standardize(tf, w, gain, fanIn)
