@@ -18,11 +18,15 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
+import org.nfnet.zoo.NFNetConfig;
+import org.nfnet.zoo.NFNetStructure;
 
 /**
  * Serving-time folding of Scaled Weight Standardization.
  *
- * <p>WSConv2D's kernel {@code w_hat = standardize(w, gain)} depends on parameters only, so an
+ * <p>WSConv2D's kernel {@code w_hat = standardize(w, gain * s)} ({@code s} the constant input
+ * scale the graph folds into the kernel, {@link NFNetStructure#kernelInputScales}) depends on
+ * parameters only, so an
  * inference export can compute it once and store it (as variable {@code .../w_hat}) in place of
  * {@code w} and {@code gain}: the serving graph then runs a plain conv2d + bias. The values are
  * computed with the very same TF ops ({@link WSConv2D#standardize}) the unfolded graph runs, in a
@@ -32,8 +36,15 @@ public final class FoldedKernels implements AutoCloseable {
   private final Graph graph = new Graph();
   private final Session session = new Session(graph);
   private final Map<Shape, Fold> folds = new HashMap<>();
+  private final Map<String, Float> inputScales;
 
-  private record Fold(Placeholder<TFloat32> w, Placeholder<TFloat32> gain, Operand<TFloat32> out) {}
+  private record Fold(Placeholder<TFloat32> w, Placeholder<TFloat32> gain,
+      Placeholder<TFloat32> scale, Operand<TFloat32> out) {}
+
+  /** Folds kernels of {@code config}, including each conv's input scale. */
+  public FoldedKernels(NFNetConfig config) {
+    this.inputScales = NFNetStructure.kernelInputScales(config);
+  }
 
   /** A source delegating to {@code inner} that tells WSConv2D to request folded kernels. */
   public static ParameterSource source(ParameterSource inner) {
@@ -86,16 +97,25 @@ public final class FoldedKernels implements AutoCloseable {
 
   TFloat32 fold(ParameterSpec wHat, Function<ParameterSpec, TFloat32> raw) {
     long[] shape = wHat.shape();
+    Float inputScale = inputScales.get(wHat.module());
+    if (inputScale == null) {
+      throw new IllegalArgumentException("no WSConv2D module " + wHat.module() + " in this variant");
+    }
     Fold f = folds.computeIfAbsent(Shape.of(shape), s -> {
       Ops tf = Ops.create(graph);
       Placeholder<TFloat32> w = tf.placeholder(TFloat32.class, Placeholder.shape(s));
       Placeholder<TFloat32> gain = tf.placeholder(TFloat32.class,
           Placeholder.shape(Shape.of(shape[3])));
-      return new Fold(w, gain, WSConv2D.standardize(tf, w, gain, shape[0] * shape[1] * shape[2]));
+      Placeholder<TFloat32> scale = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+      // The same ops as the unfolded graph: gain times the input scale, then standardize.
+      return new Fold(w, gain, scale, WSConv2D.standardize(tf, w, tf.math.mul(gain, scale),
+          shape[0] * shape[1] * shape[2]));
     });
     try (TFloat32 w = raw.apply(new ParameterSpec(wHat.module(), "w", shape));
-        TFloat32 gain = raw.apply(new ParameterSpec(wHat.module(), "gain", new long[] {shape[3]}))) {
-      return (TFloat32) session.runner().feed(f.w(), w).feed(f.gain(), gain).fetch(f.out()).run().get(0);
+        TFloat32 gain = raw.apply(new ParameterSpec(wHat.module(), "gain", new long[] {shape[3]}));
+        TFloat32 scale = TFloat32.scalarOf(inputScale)) {
+      return (TFloat32) session.runner().feed(f.w(), w).feed(f.gain(), gain)
+          .feed(f.scale(), scale).fetch(f.out()).run().get(0);
     }
   }
 

@@ -230,7 +230,7 @@ public final class NFNetExporter {
     long stored;
     try {
       try (Graph g = new Graph(); Session s = new Session(g, LOAD_AND_SAVE);
-          FoldedKernels folder = new FoldedKernels()) {
+          FoldedKernels folder = new FoldedKernels(config)) {
         List<ParameterSpec> raw = NFNetStructure.parameters(config);
         List<ParameterSpec> specs = fold ? FoldedKernels.foldedSpecs(raw) : raw;
         Function<ParameterSpec, TFloat32> source = fold ? folder.values(values) : values;

@@ -55,6 +55,27 @@ class NFNetStructureTest {
   }
 
   @Test
+  void kernelInputScalesCoverEveryStandardizedConv() {
+    NFNetConfig c = Variants.get("F0");
+    Map<String, Float> scales = NFNetStructure.kernelInputScales(c);
+    java.util.Set<String> convs = new java.util.HashSet<>();
+    for (ParameterSpec p : NFNetStructure.parameters(c)) {
+      if (p.name().equals("gain")) {
+        convs.add(p.module());
+      }
+    }
+    assertEquals(convs, scales.keySet());
+    float gamma = (float) c.activation().gamma();
+    assertEquals(1.0f, scales.get(NFNetStructure.stemModule(0)));
+    assertEquals(gamma, scales.get(NFNetStructure.stemModule(1)));
+    assertEquals(1.0f, scales.get(NFNetStructure.finalConvModule()));
+    BlockSpec b = NFNetStructure.blocks(c).get(1);
+    assertEquals((float) (c.activation().gamma() * b.beta()),
+        scales.get(ParameterNames.module(b.module(), "conv0")));
+    assertEquals(gamma, scales.get(ParameterNames.module(b.module(), "conv1b")));
+  }
+
+  @Test
   void exactParameterCountsFromThePaperTable() {
     long[] expected = {71_489_284L, 132_634_256L, 193_779_228L, 254_924_200L, 316_069_172L,
         377_214_144L, 438_359_116L, 499_504_088L};

@@ -41,22 +41,18 @@ public final class Activations {
 
   /**
    * An activation output whose constant factor ({@code gamma}, times the block's {@code beta}) is
-   * still to be applied: every consumer is linear (WSConv2D, average pooling), so the factor can
-   * be folded into the consumers' kernels instead of costing a full-size multiply forward and
-   * another backward.
+   * still to be applied: every consumer is linear (WSConv2D, average pooling), so the factor is
+   * folded into the consumers' kernels instead of costing a full-size multiply per call (and
+   * another in the backward pass).
    */
   record Deferred(Operand<TFloat32> value, float scale) {}
 
   /**
-   * {@code act(x) * gamma * scale} for consumption by WSConv2D: the factor is deferred to the
-   * kernel when kernels are standardized in-graph (a multiply on the [O] gain instead of on the
-   * feature map), and applied here when kernels come pre-folded ({@code w_hat} parameters).
+   * {@code act(x)} with {@code gamma * scale} deferred, for consumption by WSConv2D, which folds
+   * the factor into its kernel (in the graph, or in exported {@code w_hat} kernels).
    */
   static Deferred applyDeferred(BuildContext ctx, Ops tf, Operand<TFloat32> x, double scale) {
     Activation a = ctx.config.activation();
-    if (ctx.foldedKernels()) {
-      return new Deferred(apply(tf, a, x, scale), 1.0f);
-    }
     return new Deferred(times(tf, a, x, 1.0f), (float) (a.gamma() * scale));
   }
 

@@ -29,6 +29,16 @@ final class BuildContext {
     this.scopes = new ModuleScopes(tf);
   }
 
+  private java.util.Map<String, Float> kernelInputScales;
+
+  /** {@link org.nfnet.zoo.NFNetStructure#kernelInputScales} of this config, computed once. */
+  java.util.Map<String, Float> kernelInputScales() {
+    if (kernelInputScales == null) {
+      kernelInputScales = org.nfnet.zoo.NFNetStructure.kernelInputScales(config);
+    }
+    return kernelInputScales;
+  }
+
   boolean foldedKernels() {
     return params.foldedKernels();
   }

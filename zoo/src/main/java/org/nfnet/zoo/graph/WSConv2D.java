@@ -36,8 +36,8 @@ public final class WSConv2D {
 
   /**
    * The convolution of {@code in.value() * in.scale()}: the scale is folded into the kernel
-   * (conv(s x, K) = conv(x, s K); here a multiply on the [O] gain), or, for pre-folded kernels,
-   * applied to the input.
+   * (conv(s x, K) = conv(x, s K)): a multiply on the [O] gain in the graph, or already in a
+   * pre-folded {@code w_hat}.
    */
   static Operand<TFloat32> apply(BuildContext ctx, String module, Activations.Deferred in,
       int kernel, int inChannelsPerGroup, int outChannels, int stride) {
@@ -45,11 +45,15 @@ public final class WSConv2D {
     Ops tf = ctx.scope(module);
     Operand<TFloat32> x = in.value();
     Operand<TFloat32> kernelHat;
+    Float expected = ctx.kernelInputScales().get(module);
+    if (expected == null || expected != in.scale()) {
+      // Folded exports bake NFNetStructure's table into w_hat: the graph must agree with it.
+      throw new IllegalStateException("input scale " + in.scale() + " of " + module
+          + " differs from NFNetStructure.kernelInputScales: " + expected);
+    }
     if (ctx.foldedKernels()) {
+      // w_hat = standardize(w, gain * input scale), computed at export (FoldedKernels).
       kernelHat = ctx.param(module, FOLDED_KERNEL, wShape, ParameterInit.CONV_FAN_IN);
-      if (in.scale() != 1.0f) {
-        x = tf.math.mul(x, tf.constant(in.scale()));
-      }
     } else {
       Operand<TFloat32> w = ctx.param(module, "w", wShape, ParameterInit.CONV_FAN_IN);
       Operand<TFloat32> gain = ctx.param(module, "gain", new long[] {outChannels}, ParameterInit.ONES);
