@@ -2,6 +2,7 @@ package org.nfnet.training;
 
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.ReduceSum;
 import org.tensorflow.op.linalg.EuclideanNorm;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TFloat32;
@@ -72,18 +73,31 @@ public final class AdaptiveGradientClipping {
    * {@code x} must be a value tensor (e.g. a variable's Identity read), never a ref.
    */
   public static Operand<TFloat32> unitNorm(Ops tf, Operand<TFloat32> x, long[] shape) {
-    // EuclideanNorm reduces sqrt(sum(x^2)) in one read of x; square-then-sum would write and
-    // re-read a full-size squared copy of every parameter and gradient each step.
+    return unitNorm(tf, x, shape, true);
+  }
+
+  /**
+   * As {@link #unitNorm(Ops, Operand, long[])}; {@code fused} chooses TF's {@code EuclideanNorm},
+   * which reduces sqrt(sum(x^2)) in one read of x, where square-then-sum writes and re-reads a
+   * full-size squared copy of every parameter and gradient each step. EuclideanNorm has no XLA
+   * kernel, though, so XLA-compiled steps use square-then-sum (XLA fuses the two anyway).
+   */
+  public static Operand<TFloat32> unitNorm(Ops tf, Operand<TFloat32> x, long[] shape,
+      boolean fused) {
     int[] axes = unitAxes(shape);
+    boolean keep = axes != null;
     if (axes == null) {
-      int[] all = new int[shape.length];
-      for (int i = 0; i < all.length; i++) {
-        all[i] = i;
+      // One norm for the whole tensor, a scalar: broadcasts against any shape.
+      axes = new int[shape.length];
+      for (int i = 0; i < axes.length; i++) {
+        axes[i] = i;
       }
-      // Scalar result: broadcasts against any shape.
-      return tf.linalg.euclideanNorm(x, tf.constant(all));
     }
-    return tf.linalg.euclideanNorm(x, tf.constant(axes), EuclideanNorm.keepDims(true));
+    if (fused) {
+      return tf.linalg.euclideanNorm(x, tf.constant(axes), EuclideanNorm.keepDims(keep));
+    }
+    return tf.math.sqrt(tf.reduceSum(tf.math.square(x), tf.constant(axes),
+        ReduceSum.keepDims(keep)));
   }
 
   /**
@@ -104,8 +118,15 @@ public final class AdaptiveGradientClipping {
    */
   public static Clipped clip(Ops tf, Operand<TFloat32> grad, Operand<TFloat32> param, long[] shape,
       float clipping, float eps) {
-    Operand<TFloat32> paramNorm = tf.math.maximum(unitNorm(tf, param, shape), tf.constant(eps));
-    Operand<TFloat32> gradNorm = unitNorm(tf, grad, shape);
+    return clip(tf, grad, param, shape, clipping, eps, true);
+  }
+
+  /** As above; {@code fusedNorms} as in {@link #unitNorm(Ops, Operand, long[], boolean)}. */
+  public static Clipped clip(Ops tf, Operand<TFloat32> grad, Operand<TFloat32> param, long[] shape,
+      float clipping, float eps, boolean fusedNorms) {
+    Operand<TFloat32> paramNorm = tf.math.maximum(unitNorm(tf, param, shape, fusedNorms),
+        tf.constant(eps));
+    Operand<TFloat32> gradNorm = unitNorm(tf, grad, shape, fusedNorms);
     Operand<TFloat32> maxNorm = tf.math.mul(paramNorm, tf.constant(clipping));
     Operand<TBool> trigger = tf.math.greater(gradNorm, maxNorm);
     Operand<TFloat32> scale = tf.math.div(maxNorm,

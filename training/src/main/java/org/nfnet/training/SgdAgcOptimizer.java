@@ -45,9 +45,23 @@ public final class SgdAgcOptimizer {
   public static final String MOMENTUM_SCOPE = "optimizer/momentum";
 
   private final OptimizerConfig config;
+  private final boolean fusedNorms;
 
   public SgdAgcOptimizer(OptimizerConfig config) {
+    this(config, true);
+  }
+
+  private SgdAgcOptimizer(OptimizerConfig config, boolean fusedNorms) {
     this.config = config;
+    this.fusedNorms = fusedNorms;
+  }
+
+  /**
+   * The same optimizer with AGC's unit norms from TF's one-pass {@code EuclideanNorm} (the
+   * default) or from square-then-sum, which XLA can compile.
+   */
+  public SgdAgcOptimizer withFusedNorms(boolean fused) {
+    return new SgdAgcOptimizer(config, fused);
   }
 
   public OptimizerConfig config() {
@@ -186,7 +200,7 @@ public final class SgdAgcOptimizer {
       long n = 0;
       if (config.clippedGroups().contains(group) && clipping > 0) {
         AdaptiveGradientClipping.Clipped c =
-            AdaptiveGradientClipping.clip(s, g, p, spec.shape(), clipping, eps);
+            AdaptiveGradientClipping.clip(s, g, p, spec.shape(), clipping, eps, fusedNorms);
         g = c.grad();
         clippedUnits = c.clippedUnits();
         n = c.units();

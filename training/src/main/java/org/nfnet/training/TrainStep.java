@@ -351,7 +351,9 @@ public final class TrainStep implements AutoCloseable {
     }
 
     lr = m.withName("learning_rate").identity(o.schedule().at(tf, stepRead));
-    plan = new SgdAgcOptimizer(o.optimizer()).build(tf, slots, trainable, grads, lr);
+    // Under XLA the AGC norms are built from ops XLA compiles (EuclideanNorm has no XLA kernel).
+    plan = new SgdAgcOptimizer(o.optimizer()).withFusedNorms(!o.xla())
+        .build(tf, slots, trainable, grads, lr);
     clipFractions = new EnumMap<>(ParameterGroup.class);
     plan.clipFractions().forEach((g, t) ->
         clipFractions.put(g, m.withName("clip_fraction_" + g.tag()).identity(t)));

@@ -29,13 +29,24 @@ class AdaptiveGradientClippingTest {
     assertEquals(1, AdaptiveGradientClipping.unitCount(new long[] {7}));
   }
 
-  /** Runs clip on constant tensors; returns [clipped grad..., clipped unit count]. */
+  /**
+   * Runs clip on constant tensors; returns [clipped grad..., clipped unit count]. Both norm
+   * formulations (EuclideanNorm, and square-then-sum as XLA steps use) must agree.
+   */
   static float[] clip(long[] shape, float[] w, float[] g, float clipping, float eps) {
+    float[] fused = clip(shape, w, g, clipping, eps, true);
+    assertArrayEquals(fused, clip(shape, w, g, clipping, eps, false), 1e-6f,
+        "EuclideanNorm vs square-then-sum");
+    return fused;
+  }
+
+  static float[] clip(long[] shape, float[] w, float[] g, float clipping, float eps,
+      boolean fusedNorms) {
     try (Graph graph = new Graph(); Session s = new Session(graph)) {
       Ops tf = Ops.create(graph);
       var wt = tf.constant(Shape.of(shape), DataBuffers.of(w));
       var gt = tf.constant(Shape.of(shape), DataBuffers.of(g));
-      var c = AdaptiveGradientClipping.clip(tf, gt, wt, shape, clipping, eps);
+      var c = AdaptiveGradientClipping.clip(tf, gt, wt, shape, clipping, eps, fusedNorms);
       try (Result r = s.runner().fetch(c.grad()).fetch(c.clippedUnits()).run()) {
         TFloat32 out = (TFloat32) r.get(0);
         float[] res = new float[g.length + 1];

@@ -394,14 +394,15 @@ public final class XlaClusterReport {
   }
 
   private static final Set<String> VARIABLE_OPS = Set.of("VariableV2", "Variable", "Assign",
-      "AssignAdd", "AssignSub", "ScatterUpdate", "ScatterAdd", "IsVariableInitialized");
+      "AssignAdd", "AssignSub", "ScatterUpdate", "ScatterAdd", "IsVariableInitialized",
+      "ApplyMomentum", "ApplyGradientDescent");
   private static final Set<String> PLUMBING_OPS = Set.of("NoOp", "Const", "Identity", "_Arg",
       "_Retval", "_Recv", "_Send", "Placeholder", "IdentityN", "Snapshot");
 
   /** Our grouping: what the op is part of. */
   static String category(String op, String name, String inputOp) {
     if (VARIABLE_OPS.contains(op)) {
-      return "ref-variable state (VariableV2 / Assign*)";
+      return "ref-variable state (VariableV2 / Assign* / in-place Apply* updates)";
     }
     if ((op.equals("Identity") || op.equals("Snapshot")) && "VariableV2".equals(inputOp)) {
       return "ref-variable read";
