@@ -24,8 +24,9 @@ import picocli.CommandLine.Option;
     description = "Benchmark inference, training, conversion and the machine's peak (see BENCHMARKS.md).")
 final class BenchCommand implements Callable<Integer> {
   @Option(names = "--sections", split = ",", defaultValue = "peak,infer,train,convert",
-      description = "Any of peak, infer, train, convert, train-profile (op-type breakdown of the training step; "
-          + "not in the default set) (default ${DEFAULT-VALUE}).")
+      description = "Any of peak, infer, train, convert, train-profile (op-type breakdown of the training step), "
+          + "compare (A/B of the SavedModels given by --models); the last two are not in the default set "
+          + "(default ${DEFAULT-VALUE}).")
   List<String> sections;
 
   @Option(names = "--variant", defaultValue = "F0", description = "Variant (default ${DEFAULT-VALUE}).")
@@ -52,13 +53,18 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Also write all results as JSON here.")
   Path json;
 
+  @Option(names = "--models", split = ",",
+      description = "SavedModel directories for the compare section (the first is the baseline).")
+  List<Path> models;
+
   @Option(names = "--child", hidden = true)
   String child;
 
   @Override
   public Integer call() throws Exception {
     BenchSections.Settings s = new BenchSections.Settings(variant, repeats, warmup, threads,
-        workDir.toAbsolutePath(), weights);
+        workDir.toAbsolutePath(), weights,
+        models == null ? null : models.stream().map(Path::toAbsolutePath).toList());
     if (child != null) {
       ObjectNode out = BenchSections.run(child, s);
       System.out.println(BenchSections.RESULT_PREFIX + new ObjectMapper().writeValueAsString(out));
@@ -95,6 +101,10 @@ final class BenchCommand implements Callable<Integer> {
     cmd.add("--work-dir=" + workDir.toAbsolutePath());
     if (weights != null) {
       cmd.add("--weights=" + weights.toAbsolutePath());
+    }
+    if (models != null) {
+      cmd.add("--models=" + String.join(",",
+          models.stream().map(m -> m.toAbsolutePath().toString()).toList()));
     }
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     String result = null;

@@ -16,7 +16,7 @@ public final class BenchSections {
 
   /** Options shared by all sections. */
   public record Settings(String variant, int repeats, int warmup, int threads, Path workDir,
-      Path weights) {
+      Path weights, java.util.List<Path> models) {
     NFNetConfig config() {
       return NFNetConfig.resolve(variant);
     }
@@ -31,8 +31,9 @@ public final class BenchSections {
       case "train" -> TrainingBench.run(s);
       case "convert" -> ConvertBench.run(s);
       case "train-profile" -> TrainProfile.run(s);
-      default -> throw new IllegalArgumentException(
-          "unknown bench section '" + section + "'; valid: peak, infer, train, convert, train-profile");
+      case "compare" -> ModelComparison.run(s);
+      default -> throw new IllegalArgumentException("unknown bench section '" + section
+          + "'; valid: peak, infer, train, convert, train-profile, compare");
     };
     r.put("peak_rss_mb", Memory.peakRssBytes() / 1e6);
     return r;
