@@ -109,14 +109,14 @@ public final class NFNetStructure {
    * The constant factor on each WSConv2D's input (the preceding activation's gamma, times the
    * block's beta for {@code conv0} and {@code conv_shortcut}; 1 for the first stem conv and the
    * final conv), by Haiku module. The graph folds it into the conv's kernel rather than
-   * multiplying the feature map, and folded exports bake it into the stored {@code w_hat}; the
-   * graph builder checks each conv against this table.
+   * multiplying the feature map, and folded exports bake it into the stored {@code w_hat}: this
+   * table is the one place these factors are defined.
    */
   public static java.util.Map<String, Float> kernelInputScales(NFNetConfig c) {
     java.util.Map<String, Float> m = new java.util.LinkedHashMap<>();
     double gamma = c.activation().gamma();
     for (int i = 0; i < stemConvCount(); i++) {
-      m.put(stemModule(i), i == 0 ? 1.0f : (float) (gamma * 1.0));
+      m.put(stemModule(i), i == 0 ? 1.0f : (float) gamma);
     }
     for (BlockSpec b : blocks(c)) {
       float pre = (float) (gamma * b.beta());
@@ -125,7 +125,7 @@ public final class NFNetStructure {
       }
       m.put(ParameterNames.module(b.module(), "conv0"), pre);
       for (String conv : new String[] {"conv1", "conv1b", "conv2"}) {
-        m.put(ParameterNames.module(b.module(), conv), (float) (gamma * 1.0));
+        m.put(ParameterNames.module(b.module(), conv), (float) gamma);
       }
     }
     m.put(finalConvModule(), 1.0f);

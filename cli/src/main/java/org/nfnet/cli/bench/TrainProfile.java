@@ -2,6 +2,7 @@ package org.nfnet.cli.bench;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.nfnet.training.TrainStep;
@@ -49,12 +50,8 @@ final class TrainProfile {
             for (DeviceStepStats d : md.getStepStats().getDevStatsList()) {
               for (NodeExecStats n : d.getNodeStatsList()) {
                 long us = n.getAllEndRelMicros();
-                long[] v = byType.computeIfAbsent(opType(n.getTimelineLabel()), k -> new long[2]);
-                v[0] += us;
-                v[1]++;
-                long[] ph = byPhase.computeIfAbsent(phase(n.getNodeName()), k -> new long[2]);
-                ph[0] += us;
-                ph[1]++;
+                count(byType, opType(n.getTimelineLabel()), us);
+                count(byPhase, phase(n.getNodeName()), us);
                 total += us;
               }
             }
@@ -65,28 +62,35 @@ final class TrainProfile {
         summary.append(String.format(Locale.ROOT, "%s %s training step @%dpx batch %d: %.0f ms of"
             + " kernel time per step (FULL_TRACE, %d steps)%n", c.name(), key, res,
             TrainingBench.BATCH, all / 1e3 / steps, steps));
-        byType.entrySet().stream()
-            .sorted((x, y) -> Long.compare(y.getValue()[0], x.getValue()[0]))
-            .forEach(e -> ops.put(e.getKey(), e.getValue()[0] / 1e3 / steps));
-        byType.entrySet().stream()
-            .sorted((x, y) -> Long.compare(y.getValue()[0], x.getValue()[0])).limit(TOP)
-            .forEach(e -> summary.append(String.format(Locale.ROOT, "  %-44s %8.1f ms %5.1f%%  (%d kernels)%n",
-                e.getKey(), e.getValue()[0] / 1e3 / steps, 100.0 * e.getValue()[0] / all,
-                e.getValue()[1] / steps)));
+        List<Map.Entry<String, long[]>> types = slowestFirst(byType);
+        types.forEach(e -> ops.put(e.getKey(), e.getValue()[0] / 1e3 / steps));
+        types.stream().limit(TOP).forEach(e -> summary.append(String.format(Locale.ROOT,
+            "  %-44s %8.1f ms %5.1f%%  (%d kernels)%n", e.getKey(), e.getValue()[0] / 1e3 / steps,
+            100.0 * e.getValue()[0] / all, e.getValue()[1] / steps)));
         ObjectNode phases = r.putObject(key + "_ms_per_step_by_phase");
         summary.append("  by phase:");
-        byPhase.entrySet().stream()
-            .sorted((x, y) -> Long.compare(y.getValue()[0], x.getValue()[0]))
-            .forEach(e -> {
-              phases.put(e.getKey(), e.getValue()[0] / 1e3 / steps);
-              summary.append(String.format(Locale.ROOT, " %s %.0f ms (%.1f%%);", e.getKey(),
-                  e.getValue()[0] / 1e3 / steps, 100.0 * e.getValue()[0] / all));
-            });
+        slowestFirst(byPhase).forEach(e -> {
+          phases.put(e.getKey(), e.getValue()[0] / 1e3 / steps);
+          summary.append(String.format(Locale.ROOT, " %s %.0f ms (%.1f%%);", e.getKey(),
+              e.getValue()[0] / 1e3 / steps, 100.0 * e.getValue()[0] / all));
+        });
         summary.append(System.lineSeparator());
       }
     }
     r.put("summary", summary.toString().stripTrailing());
     return r;
+  }
+
+  /** Adds one kernel of {@code micros} to {@code key}'s {micros, kernels}. */
+  private static void count(Map<String, long[]> totals, String key, long micros) {
+    long[] v = totals.computeIfAbsent(key, k -> new long[2]);
+    v[0] += micros;
+    v[1]++;
+  }
+
+  private static List<Map.Entry<String, long[]>> slowestFirst(Map<String, long[]> totals) {
+    return totals.entrySet().stream()
+        .sorted((x, y) -> Long.compare(y.getValue()[0], x.getValue()[0])).toList();
   }
 
   /**

@@ -14,16 +14,18 @@ public final class Activations {
 
   /** {@code act(x) * gamma}. */
   public static Operand<TFloat32> apply(Ops tf, Activation a, Operand<TFloat32> x) {
-    return apply(tf, a, x, 1.0);
+    return times(tf, a, x, (float) a.gamma());
   }
 
   /**
-   * {@code act(x) * gamma * scale}, with the two constants merged into one multiply (the NFBlock
-   * pre-activation passes its beta here). Activations run on every feature map of the network and
-   * are memory-bound on CPU, so each full-tensor op saved is worth it.
+   * {@code act(x)} without gamma, for inputs of WSConv2D: every such consumer is linear (after an
+   * average pool at most), so the constant factor (gamma, times the block's beta) is folded into
+   * its kernel ({@link org.nfnet.zoo.NFNetStructure#kernelInputScales}) instead of costing a
+   * full-size multiply per call and another in the backward pass. Activations are memory-bound on
+   * CPU, so each full-tensor op saved is worth it.
    */
-  public static Operand<TFloat32> apply(Ops tf, Activation a, Operand<TFloat32> x, double scale) {
-    return times(tf, a, x, (float) (a.gamma() * scale));
+  static Operand<TFloat32> unscaled(Ops tf, Activation a, Operand<TFloat32> x) {
+    return times(tf, a, x, 1.0f);
   }
 
   /** {@code act(x) * s}; no multiply at all when {@code s == 1}. */
@@ -37,23 +39,6 @@ public final class Activations {
       case SIGMOID -> scaled(tf, tf.math.sigmoid(x), s);
       case IDENTITY -> scaled(tf, x, s);
     };
-  }
-
-  /**
-   * An activation output whose constant factor ({@code gamma}, times the block's {@code beta}) is
-   * still to be applied: every consumer is linear (WSConv2D, average pooling), so the factor is
-   * folded into the consumers' kernels instead of costing a full-size multiply per call (and
-   * another in the backward pass).
-   */
-  record Deferred(Operand<TFloat32> value, float scale) {}
-
-  /**
-   * {@code act(x)} with {@code gamma * scale} deferred, for consumption by WSConv2D, which folds
-   * the factor into its kernel (in the graph, or in exported {@code w_hat} kernels).
-   */
-  static Deferred applyDeferred(BuildContext ctx, Ops tf, Operand<TFloat32> x, double scale) {
-    Activation a = ctx.config.activation();
-    return new Deferred(times(tf, a, x, 1.0f), (float) (a.gamma() * scale));
   }
 
   private static Operand<TFloat32> scaled(Ops tf, Operand<TFloat32> y, float s) {

@@ -1,6 +1,7 @@
 package org.nfnet.zoo.graph;
 
 import java.util.List;
+import org.nfnet.zoo.Activation;
 import org.nfnet.zoo.BlockSpec;
 import org.nfnet.zoo.ParameterNames;
 import org.tensorflow.Operand;
@@ -10,7 +11,7 @@ import org.tensorflow.types.TFloat32;
 /**
  * The NFNet bottleneck block (paper Fig. 3):
  * <pre>
- *   h = act(x) * beta
+ *   h = act(x) * beta                    (gamma and beta folded into the consuming kernels)
  *   shortcut = x                         (same shape)
  *            | conv_shortcut(h)          (width change)
  *            | conv_shortcut(avgpool(h)) (stride 2: 2x2 SAME average pool first)
@@ -27,18 +28,19 @@ final class NFBlock {
   static Operand<TFloat32> apply(BuildContext ctx, BlockSpec b, Operand<TFloat32> x) {
     String m = b.module();
     Ops tf = ctx.scope(m);
-    // Activation outputs keep their constant factor (gamma, and beta here) deferred: it is folded
-    // into the kernels of the convolutions that consume them.
-    Activations.Deferred h = Activations.applyDeferred(ctx, tf, x, b.beta());
+    // Activations are built without their constant factor (gamma, and beta here): each
+    // consuming conv folds it into its kernel (NFNetStructure.kernelInputScales).
+    Activation act = ctx.config.activation();
+    Operand<TFloat32> h = Activations.unscaled(tf, act, x);
 
     Operand<TFloat32> shortcut = x;
     if (b.useProjection()) {
-      Activations.Deferred in = h;
+      Operand<TFloat32> in = h;
       if (b.stride() > 1) {
         List<Long> window = List.of(1L, (long) b.stride(), (long) b.stride(), 1L);
         // TF's SAME average pool divides by the count of in-bounds elements, as hk.avg_pool does;
-        // it is linear, so the deferred factor passes through.
-        in = new Activations.Deferred(tf.nn.avgPool(h.value(), window, window, "SAME"), h.scale());
+        // it is linear, so the folded factor still applies after it.
+        in = tf.nn.avgPool(h, window, window, "SAME");
       }
       shortcut = WSConv2D.apply(ctx, ParameterNames.module(m, "conv_shortcut"), in, 1,
           b.inChannels(), b.outChannels(), 1);
@@ -47,11 +49,11 @@ final class NFBlock {
     Operand<TFloat32> out = WSConv2D.apply(ctx, ParameterNames.module(m, "conv0"), h, 1,
         b.inChannels(), b.width(), 1);
     out = WSConv2D.apply(ctx, ParameterNames.module(m, "conv1"),
-        Activations.applyDeferred(ctx, tf, out, 1.0), 3, b.groupWidth(), b.width(), b.stride());
+        Activations.unscaled(tf, act, out), 3, b.groupWidth(), b.width(), b.stride());
     out = WSConv2D.apply(ctx, ParameterNames.module(m, "conv1b"),
-        Activations.applyDeferred(ctx, tf, out, 1.0), 3, b.groupWidth(), b.width(), 1);
+        Activations.unscaled(tf, act, out), 3, b.groupWidth(), b.width(), 1);
     out = WSConv2D.apply(ctx, ParameterNames.module(m, "conv2"),
-        Activations.applyDeferred(ctx, tf, out, 1.0), 1, b.width(), b.outChannels(), 1);
+        Activations.unscaled(tf, act, out), 1, b.width(), b.outChannels(), 1);
 
     // The branch is scaled by 2 * se_gate, the stochastic-depth mask, skip_gain and alpha. All of
     // them are per example and channel at most, so they are multiplied together on the small

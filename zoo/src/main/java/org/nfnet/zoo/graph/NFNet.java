@@ -56,8 +56,7 @@ public final class NFNet {
     Operand<TFloat32> out = images;
     int ch = 3;
     for (int i = 0; i < NFNetStructure.stemConvCount(); i++) {
-      Activations.Deferred in = i == 0 ? new Activations.Deferred(out, 1.0f)
-          : Activations.applyDeferred(ctx, root, out, 1.0);
+      Operand<TFloat32> in = i == 0 ? out : Activations.unscaled(root, config.activation(), out);
       int outCh = NFNetStructure.stemChannels(config, i);
       out = WSConv2D.apply(ctx, NFNetStructure.stemModule(i), in, 3, ch, outCh,
           NFNetStructure.stemStride(i));

@@ -1,6 +1,7 @@
 package org.nfnet.zoo.graph;
 
 import java.util.List;
+import org.nfnet.zoo.NFNetStructure;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TBfloat16;
@@ -25,31 +26,23 @@ public final class WSConv2D {
   private WSConv2D() {}
 
   /**
+   * The convolution of {@code x * s}, {@code s} this conv's constant input scale
+   * ({@link NFNetStructure#kernelInputScales}: the preceding activation's gamma, and beta), folded
+   * into the kernel since conv(s x, K) = conv(x, s K): a multiply on the [O] gain in the graph, or
+   * already part of a pre-folded {@code w_hat}.
+   *
    * @param module Haiku module path of this conv (parameters {@code w}, {@code gain}, {@code bias})
    * @param inChannelsPerGroup input channels per group (the kernel's I dimension)
    */
   static Operand<TFloat32> apply(BuildContext ctx, String module, Operand<TFloat32> x,
       int kernel, int inChannelsPerGroup, int outChannels, int stride) {
-    return apply(ctx, module, new Activations.Deferred(x, 1.0f), kernel, inChannelsPerGroup,
-        outChannels, stride);
-  }
-
-  /**
-   * The convolution of {@code in.value() * in.scale()}: the scale is folded into the kernel
-   * (conv(s x, K) = conv(x, s K)): a multiply on the [O] gain in the graph, or already in a
-   * pre-folded {@code w_hat}.
-   */
-  static Operand<TFloat32> apply(BuildContext ctx, String module, Activations.Deferred in,
-      int kernel, int inChannelsPerGroup, int outChannels, int stride) {
     long[] wShape = {kernel, kernel, inChannelsPerGroup, outChannels};
     Ops tf = ctx.scope(module);
-    Operand<TFloat32> x = in.value();
     Operand<TFloat32> kernelHat;
-    Float expected = ctx.kernelInputScales().get(module);
-    if (expected == null || expected != in.scale()) {
-      // Folded exports bake NFNetStructure's table into w_hat: the graph must agree with it.
-      throw new IllegalStateException("input scale " + in.scale() + " of " + module
-          + " differs from NFNetStructure.kernelInputScales: " + expected);
+    Float inputScale = ctx.kernelInputScales().get(module);
+    if (inputScale == null) {
+      throw new IllegalStateException("WSConv2D " + module + " is not in NFNetStructure of "
+          + ctx.config.name());
     }
     if (ctx.foldedKernels()) {
       // w_hat = standardize(w, gain * input scale), computed at export (FoldedKernels).
@@ -57,8 +50,8 @@ public final class WSConv2D {
     } else {
       Operand<TFloat32> w = ctx.param(module, "w", wShape, ParameterInit.CONV_FAN_IN);
       Operand<TFloat32> gain = ctx.param(module, "gain", new long[] {outChannels}, ParameterInit.ONES);
-      if (in.scale() != 1.0f) {
-        gain = tf.math.mul(gain, tf.constant(in.scale()));
+      if (inputScale != 1.0f) {
+        gain = tf.math.mul(gain, tf.constant(inputScale));
       }
       long fanIn = (long) kernel * kernel * inChannelsPerGroup;
       kernelHat = ctx.options.fusedStandardization()
