@@ -24,8 +24,9 @@ import picocli.CommandLine.Option;
     description = "Benchmark inference, training, conversion and the machine's peak (see BENCHMARKS.md).")
 final class BenchCommand implements Callable<Integer> {
   @Option(names = "--sections", split = ",", defaultValue = "peak,infer,train,convert",
-      description = "Any of peak, infer, train, convert, train-profile (op-type breakdown of the training step), "
-          + "compare (A/B of the SavedModels given by --models); the last two are not in the default set "
+      description = "Any of peak, infer, train, convert, train-profile and infer-profile (op-type breakdowns of "
+          + "the training step and of an inference call), compare (A/B of the SavedModels given by "
+          + "--models); the last three are not in the default set "
           + "(default ${DEFAULT-VALUE}).")
   List<String> sections;
 

@@ -246,7 +246,7 @@ public final class TrainStep implements AutoCloseable {
       // CPU builds standardize kernels with one fused op (and its fused gradient).
       ForwardOptions fwd = (o.regularize() ? ForwardOptions.training(stepSeed)
           : ForwardOptions.inference())
-          .withFusedStandardization(FusedWeightStandardization.supported());
+          .withFusedStandardization(FusedWeightStandardization.supported()).differentiated(true);
       // Tower 0 creates the variables; the others read them on their own device.
       Map<String, Operand<TFloat32>> reads = new LinkedHashMap<>();
       ParameterSource src = d == 0 ? params : (module, spec, init) -> {

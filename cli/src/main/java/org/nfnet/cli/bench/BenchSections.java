@@ -32,8 +32,9 @@ public final class BenchSections {
       case "convert" -> ConvertBench.run(s);
       case "train-profile" -> TrainProfile.run(s);
       case "compare" -> ModelComparison.run(s);
+      case "infer-profile" -> InferProfile.run(s);
       default -> throw new IllegalArgumentException("unknown bench section '" + section
-          + "'; valid: peak, infer, train, convert, train-profile, compare");
+          + "'; valid: peak, infer, train, convert, train-profile, infer-profile, compare");
     };
     r.put("peak_rss_mb", Memory.peakRssBytes() / 1e6);
     return r;

@@ -1,16 +1,10 @@
 package org.nfnet.cli.bench;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.util.HashMap;
-import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import org.nfnet.training.TrainStep;
 import org.nfnet.zoo.NFNetConfig;
 import org.tensorflow.Result;
-import org.tensorflow.proto.DeviceStepStats;
-import org.tensorflow.proto.NodeExecStats;
-import org.tensorflow.proto.RunMetadata;
 import org.tensorflow.proto.RunOptions;
 
 /**
@@ -22,8 +16,6 @@ import org.tensorflow.proto.RunOptions;
  * attacking (BENCHMARKS.md, "Where the time goes").
  */
 final class TrainProfile {
-  private static final int TOP = 15;
-
   private TrainProfile() {}
 
   static ObjectNode run(BenchSections.Settings s) throws Exception {
@@ -40,57 +32,19 @@ final class TrainProfile {
         for (int i = 0; i < s.warmup(); i++) {
           step.run(false);
         }
-        Map<String, long[]> byType = new HashMap<>(); // op type -> {micros, kernels}
-        Map<String, long[]> byPhase = new HashMap<>(); // phase -> {micros, kernels}
-        long total = 0;
+        KernelTally tally = new KernelTally((name, type) -> phase(name));
         for (int i = 0; i < steps; i++) {
           try (Result out = step.session().runner().addTarget(step.trainOp()).setOptions(trace)
               .runAndFetchMetadata()) {
-            RunMetadata md = out.getMetadata().orElseThrow();
-            for (DeviceStepStats d : md.getStepStats().getDevStatsList()) {
-              for (NodeExecStats n : d.getNodeStatsList()) {
-                long us = n.getAllEndRelMicros();
-                count(byType, opType(n.getTimelineLabel()), us);
-                count(byPhase, phase(n.getNodeName()), us);
-                total += us;
-              }
-            }
+            tally.add(out.getMetadata().orElseThrow());
           }
         }
-        ObjectNode ops = r.putObject(key + "_ms_per_step_by_op");
-        long all = total;
-        summary.append(String.format(Locale.ROOT, "%s %s training step @%dpx batch %d: %.0f ms of"
-            + " kernel time per step (FULL_TRACE, %d steps)%n", c.name(), key, res,
-            TrainingBench.BATCH, all / 1e3 / steps, steps));
-        List<Map.Entry<String, long[]>> types = slowestFirst(byType);
-        types.forEach(e -> ops.put(e.getKey(), e.getValue()[0] / 1e3 / steps));
-        types.stream().limit(TOP).forEach(e -> summary.append(String.format(Locale.ROOT,
-            "  %-44s %8.1f ms %5.1f%%  (%d kernels)%n", e.getKey(), e.getValue()[0] / 1e3 / steps,
-            100.0 * e.getValue()[0] / all, e.getValue()[1] / steps)));
-        ObjectNode phases = r.putObject(key + "_ms_per_step_by_phase");
-        summary.append("  by phase:");
-        slowestFirst(byPhase).forEach(e -> {
-          phases.put(e.getKey(), e.getValue()[0] / 1e3 / steps);
-          summary.append(String.format(Locale.ROOT, " %s %.0f ms (%.1f%%);", e.getKey(),
-              e.getValue()[0] / 1e3 / steps, 100.0 * e.getValue()[0] / all));
-        });
-        summary.append(System.lineSeparator());
+        tally.report(r, summary, key, "step", "phase", String.format(Locale.ROOT,
+            "%s %s training step @%dpx batch %d", c.name(), key, res, TrainingBench.BATCH), steps);
       }
     }
     r.put("summary", summary.toString().stripTrailing());
     return r;
-  }
-
-  /** Adds one kernel of {@code micros} to {@code key}'s {micros, kernels}. */
-  private static void count(Map<String, long[]> totals, String key, long micros) {
-    long[] v = totals.computeIfAbsent(key, k -> new long[2]);
-    v[0] += micros;
-    v[1]++;
-  }
-
-  private static List<Map.Entry<String, long[]>> slowestFirst(Map<String, long[]> totals) {
-    return totals.entrySet().stream()
-        .sorted((x, y) -> Long.compare(y.getValue()[0], x.getValue()[0])).toList();
   }
 
   /**
@@ -111,13 +65,5 @@ final class TrainProfile {
       return "ema";
     }
     return "other";
-  }
-
-  /** Op type from a step-stats timeline label ({@code "name = Type(inputs)"}). */
-  static String opType(String label) {
-    int eq = label.indexOf(" = ");
-    String t = eq < 0 ? label : label.substring(eq + 3);
-    int paren = t.indexOf('(');
-    return paren < 0 ? t : t.substring(0, paren);
   }
 }

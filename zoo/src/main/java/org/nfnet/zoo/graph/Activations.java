@@ -3,7 +3,9 @@ package org.nfnet.zoo.graph;
 import org.nfnet.zoo.Activation;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.family.TNumber;
 
 /** Builds the gamma-scaled nonlinearities of {@link Activation} as TF ops. */
 public final class Activations {
@@ -26,6 +28,11 @@ public final class Activations {
    */
   static Operand<TFloat32> unscaled(Ops tf, Activation a, Operand<TFloat32> x) {
     return times(tf, a, x, 1.0f);
+  }
+
+  /** {@code y * gamma} of {@code a}: the constant {@link #unscaled} leaves out. */
+  static Operand<TFloat32> gamma(Ops tf, Activation a, Operand<TFloat32> y) {
+    return scaled(tf, y, (float) a.gamma());
   }
 
   /** {@code act(x) * s}; no multiply at all when {@code s == 1}. */
@@ -60,5 +67,47 @@ public final class Activations {
     Operand<TFloat32> z = tf.math.mul(x,
         tf.math.add(tf.math.mul(tf.math.square(x), tf.constant(c2)), tf.constant(c1)));
     return tf.math.mul(scaled(tf, x, s), tf.math.sigmoid(z));
+  }
+
+  /**
+   * GELU (tanh form, no gamma) of a MatMul + BiasAdd result {@code m}, built so that TF's Grappler
+   * remapper recognises it: with oneDNN on (TF's default on x86 CPUs) the remapper folds the chain
+   * into the product as a GELU post-op ({@code _FusedMatMul} with fused ops BiasAdd +
+   * GeluApproximate), so the activation costs no memory pass of its own, and in bf16 no casts.
+   *
+   * <p>The remapper matches op types and operand order after Grappler's arithmetic pass, which
+   * re-associates constant multiplies; {@code (0.5 m) (1 + tanh(sqrt(2/pi) (m + (0.044715 m) m^2)))}
+   * written in exactly this order is what comes out of that pass in the matched shape (checked by
+   * {@code GeluFusionTest}; other equivalent orders, Python's {@code tf.nn.gelu} among them, were
+   * left unfused by TF 2.18). Without oneDNN (GPUs, other builds) it runs as 9 element-wise ops,
+   * which is why only graphs that are not differentiated use it: the remapper leaves the chain
+   * alone when gradients read its intermediates, and {@link #geluTanh}'s sigmoid form is cheaper
+   * then.
+   */
+  static <T extends TNumber> Operand<T> geluTanhFusible(Ops tf, Operand<T> m, Class<T> type) {
+    Operand<T> cubic = tf.math.mul(tf.math.mul(scalar(tf, 0.044715f, type), m), tf.math.square(m));
+    Operand<T> inner = tf.math.mul(addV2(tf, m, cubic), scalar(tf, (float) SQRT_2_OVER_PI, type));
+    return tf.math.mul(tf.math.mul(scalar(tf, 0.5f, type), m),
+        addV2(tf, scalar(tf, 1f, type), tf.math.tanh(inner)));
+  }
+
+  /** {@code AddV2}, the op the remapper's patterns name (TF Java only wraps the older {@code Add}). */
+  private static <T extends TNumber> Operand<T> addV2(Ops tf, Operand<T> x, Operand<T> y) {
+    return tf.scope().opBuilder("AddV2", "AddV2").addInput(x.asOutput()).addInput(y.asOutput())
+        .build().output(0);
+  }
+
+  /** A scalar {@code Const} of {@code type} (the remapper checks pattern constants by value). */
+  @SuppressWarnings("unchecked")
+  private static <T extends TNumber> Operand<T> scalar(Ops tf, float v, Class<T> type) {
+    if (type == TFloat32.class) {
+      return (Operand<T>) tf.constant(v);
+    }
+    if (type == TBfloat16.class) {
+      try (TBfloat16 t = TBfloat16.scalarOf(v)) {
+        return (Operand<T>) tf.constantOf(t);
+      }
+    }
+    throw new IllegalArgumentException("no scalar constant of " + type.getSimpleName());
   }
 }

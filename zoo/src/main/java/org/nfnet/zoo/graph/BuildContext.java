@@ -6,6 +6,7 @@ import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.ParameterSpec;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 
 /** What every layer needs while one forward graph is being built. */
@@ -37,6 +38,24 @@ final class BuildContext {
       kernelInputScales = org.nfnet.zoo.NFNetStructure.kernelInputScales(config);
     }
     return kernelInputScales;
+  }
+
+  /** bf16 tensors whose float32 cast the graph also holds: the cast back is skipped. */
+  private final java.util.Map<org.tensorflow.Output<?>, Operand<TBfloat16>> bf16Sources =
+      new java.util.HashMap<>();
+
+  /** Records that {@code fp32} is exactly {@code cast(bf16)}. */
+  void rememberBf16(Operand<TFloat32> fp32, Operand<TBfloat16> bf16) {
+    bf16Sources.put(fp32.asOutput(), bf16);
+  }
+
+  /**
+   * {@code x} in bf16 for a bf16 convolution: the bf16 tensor {@code x} was cast from, when there
+   * is one (bf16 -> float32 -> bf16 is the identity), else a cast.
+   */
+  Operand<TBfloat16> bf16(Ops tf, Operand<TFloat32> x) {
+    Operand<TBfloat16> source = bf16Sources.get(x.asOutput());
+    return source != null ? source : tf.dtypes.cast(x, TBfloat16.class);
   }
 
   boolean foldedKernels() {

@@ -18,9 +18,13 @@ import org.tensorflow.types.TInt64;
  * @param dropout apply dropout in training (ignored otherwise)
  * @param fusedStandardization standardize kernels through {@link FusedWeightStandardization}
  *     (CPU training fast path) instead of element-wise ops; ignored for folded kernels
+ * @param differentiated the graph will be differentiated (a training step, even one with an
+ *     eval-mode forward). Otherwise activations that follow a matrix product are built in the op
+ *     pattern TF's remapper fuses into that product ({@link Activations#geluTanhFusible}), which
+ *     pays off only when nothing else reads the intermediate values, as gradients do.
  */
 public record ForwardOptions(boolean training, Operand<TInt64> seed, boolean stochasticDepth,
-    boolean dropout, boolean fusedStandardization) {
+    boolean dropout, boolean fusedStandardization, boolean differentiated) {
 
   public ForwardOptions {
     if (training && (stochasticDepth || dropout)) {
@@ -30,17 +34,22 @@ public record ForwardOptions(boolean training, Operand<TInt64> seed, boolean sto
 
   /** Eval-mode forward: no stochastic depth, no dropout (what DeepMind's is_training=False does). */
   public static ForwardOptions inference() {
-    return new ForwardOptions(false, null, false, false, false);
+    return new ForwardOptions(false, null, false, false, false, false);
   }
 
   /** Training-mode forward with both regularisers. */
   public static ForwardOptions training(Operand<TInt64> seed) {
-    return new ForwardOptions(true, seed, true, true, false);
+    return new ForwardOptions(true, seed, true, true, false, true);
   }
 
   /** The same options with kernels standardized by the fused CPU path or not. */
   public ForwardOptions withFusedStandardization(boolean fused) {
-    return new ForwardOptions(training, seed, stochasticDepth, dropout, fused);
+    return new ForwardOptions(training, seed, stochasticDepth, dropout, fused, differentiated);
+  }
+
+  /** The same options for a graph that will (or will not) be differentiated. */
+  public ForwardOptions differentiated(boolean d) {
+    return new ForwardOptions(training, seed, stochasticDepth, dropout, fusedStandardization, d);
   }
 
   boolean useStochasticDepth() {

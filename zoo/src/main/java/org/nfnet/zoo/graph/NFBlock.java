@@ -46,10 +46,10 @@ final class NFBlock {
           b.inChannels(), b.outChannels(), 1);
     }
 
-    Operand<TFloat32> out = WSConv2D.apply(ctx, ParameterNames.module(m, "conv0"), h, 1,
-        b.inChannels(), b.width(), 1);
-    out = WSConv2D.apply(ctx, ParameterNames.module(m, "conv1"),
-        Activations.unscaled(tf, act, out), 3, b.groupWidth(), b.width(), b.stride());
+    Operand<TFloat32> out = WSConv2D.applyActivated(ctx, ParameterNames.module(m, "conv0"), h, 1,
+        b.inChannels(), b.width(), 1, act);
+    out = WSConv2D.apply(ctx, ParameterNames.module(m, "conv1"), out, 3, b.groupWidth(),
+        b.width(), b.stride());
     out = WSConv2D.apply(ctx, ParameterNames.module(m, "conv1b"),
         Activations.unscaled(tf, act, out), 3, b.groupWidth(), b.width(), 1);
     out = WSConv2D.apply(ctx, ParameterNames.module(m, "conv2"),

@@ -66,8 +66,8 @@ public final class NFNet {
       out = NFBlock.apply(ctx, b, out);
       ch = b.outChannels();
     }
-    out = WSConv2D.apply(ctx, NFNetStructure.finalConvModule(), out, 1, ch, config.finalChannels(), 1);
-    out = Activations.apply(root, config.activation(), out);
+    out = Activations.gamma(root, config.activation(), WSConv2D.applyActivated(ctx,
+        NFNetStructure.finalConvModule(), out, 1, ch, config.finalChannels(), 1, config.activation()));
     Operand<TFloat32> pooled = root.withName("pool").math.mean(out, root.constant(new int[] {1, 2}));
     Operand<TFloat32> head = pooled;
     if (options.useDropout() && config.dropRate() > 0) {

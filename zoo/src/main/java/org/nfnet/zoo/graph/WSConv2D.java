@@ -1,6 +1,7 @@
 package org.nfnet.zoo.graph;
 
 import java.util.List;
+import org.nfnet.zoo.Activation;
 import org.nfnet.zoo.NFNetStructure;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
@@ -36,6 +37,28 @@ public final class WSConv2D {
    */
   static Operand<TFloat32> apply(BuildContext ctx, String module, Operand<TFloat32> x,
       int kernel, int inChannelsPerGroup, int outChannels, int stride) {
+    return build(ctx, module, x, kernel, inChannelsPerGroup, outChannels, stride, false);
+  }
+
+  /**
+   * {@code act(conv(x))} without the activation's gamma ({@link Activations#unscaled}). A GELU
+   * after a 1x1 convolution in a graph that is not differentiated is built in the op pattern TF's
+   * remapper fuses into the matrix product ({@link Activations#geluTanhFusible}); in bf16 it then
+   * stays in bf16 for the next convolution, with no cast pair in between.
+   */
+  static Operand<TFloat32> applyActivated(BuildContext ctx, String module, Operand<TFloat32> x,
+      int kernel, int inChannelsPerGroup, int outChannels, int stride, Activation act) {
+    if (act == Activation.GELU && !ctx.options.differentiated()
+        && isPointwise(x, kernel, inChannelsPerGroup, stride)) {
+      return build(ctx, module, x, kernel, inChannelsPerGroup, outChannels, stride, true);
+    }
+    Ops tf = ctx.scope(module);
+    return Activations.unscaled(tf, act,
+        build(ctx, module, x, kernel, inChannelsPerGroup, outChannels, stride, false));
+  }
+
+  private static Operand<TFloat32> build(BuildContext ctx, String module, Operand<TFloat32> x,
+      int kernel, int inChannelsPerGroup, int outChannels, int stride, boolean fusedGelu) {
     long[] wShape = {kernel, kernel, inChannelsPerGroup, outChannels};
     Ops tf = ctx.scope(module);
     Operand<TFloat32> kernelHat;
@@ -59,16 +82,14 @@ public final class WSConv2D {
           : standardize(tf, w, gain, fanIn);
     }
     Operand<TFloat32> bias = ctx.param(module, "bias", new long[] {outChannels}, ParameterInit.ZEROS);
-    // Ungrouped 1x1 (the input's static channel count is the kernel's): a matrix product.
-    if (kernel == 1 && stride == 1 && x.shape().numDimensions() == 4
-        && x.shape().get(3) == inChannelsPerGroup) {
-      return pointwise(tf, ctx.precision, x, kernelHat, bias, inChannelsPerGroup, outChannels);
+    if (isPointwise(x, kernel, inChannelsPerGroup, stride)) {
+      return pointwise(ctx, tf, x, kernelHat, bias, inChannelsPerGroup, outChannels, fusedGelu);
     }
     List<Long> strides = List.of(1L, (long) stride, (long) stride, 1L);
     if (ctx.precision == Precision.BFLOAT16) {
       // Conv + bias in bf16 so oneDNN fuses them; the result is bf16-accurate either way.
       Operand<TBfloat16> y = tf.nn.biasAdd(
-          tf.nn.conv2d(tf.dtypes.cast(x, TBfloat16.class), tf.dtypes.cast(kernelHat, TBfloat16.class),
+          tf.nn.conv2d(ctx.bf16(tf, x), tf.dtypes.cast(kernelHat, TBfloat16.class),
               strides, "SAME"),
           tf.dtypes.cast(bias, TBfloat16.class));
       return tf.dtypes.cast(y, TFloat32.class);
@@ -76,28 +97,46 @@ public final class WSConv2D {
     return tf.nn.biasAdd(tf.nn.conv2d(x, kernelHat, strides, "SAME"), bias);
   }
 
+  /** Ungrouped 1x1 stride 1 (the input's static channel count is the kernel's): a matrix product. */
+  private static boolean isPointwise(Operand<TFloat32> x, int kernel, int inChannelsPerGroup,
+      int stride) {
+    return kernel == 1 && stride == 1 && x.shape().numDimensions() == 4
+        && x.shape().get(3) == inChannelsPerGroup;
+  }
+
   /**
    * A 1x1, stride-1 convolution as the matrix product it is: [N*H*W, I] x [I, O] (both reshapes
    * are free in NHWC/HWIO). Why not Conv2D: on CPU, oneDNN's filter gradient of a 1x1 convolution
    * ran 3-5x below the throughput of the same product as a MatMul (BENCHMARKS.md, "Where the time
    * goes"); 1x1 layers are 4 of the 5 convolutions of every block. Same values up to float32
-   * summation order.
+   * summation order. With {@code fusedGelu}, the GELU is applied to the [N*H*W, O] product in
+   * the remapper's pattern, in the product's precision.
    */
-  private static Operand<TFloat32> pointwise(Ops tf, Precision precision, Operand<TFloat32> x,
-      Operand<TFloat32> kernelHat, Operand<TFloat32> bias, int in, int out) {
+  private static Operand<TFloat32> pointwise(BuildContext ctx, Ops tf, Operand<TFloat32> x,
+      Operand<TFloat32> kernelHat, Operand<TFloat32> bias, int in, int out, boolean fusedGelu) {
     Operand<TInt32> rows = tf.constant(new int[] {-1, in});
     Operand<TFloat32> w = tf.reshape(kernelHat, tf.constant(new int[] {in, out}));
     Operand<TInt32> outShape = tf.concat(List.of(
         tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {3})),
         tf.constant(new int[] {out})), tf.constant(0));
-    if (precision == Precision.BFLOAT16) {
+    if (ctx.precision == Precision.BFLOAT16) {
       Operand<TBfloat16> y = tf.nn.biasAdd(
-          tf.linalg.matMul(tf.reshape(tf.dtypes.cast(x, TBfloat16.class), rows),
-              tf.dtypes.cast(w, TBfloat16.class)),
+          tf.linalg.matMul(tf.reshape(ctx.bf16(tf, x), rows), tf.dtypes.cast(w, TBfloat16.class)),
           tf.dtypes.cast(bias, TBfloat16.class));
-      return tf.reshape(tf.dtypes.cast(y, TFloat32.class), outShape);
+      if (fusedGelu) {
+        y = Activations.geluTanhFusible(tf, y, TBfloat16.class);
+      }
+      Operand<TBfloat16> y4 = tf.reshape(y, outShape);
+      Operand<TFloat32> result = tf.dtypes.cast(y4, TFloat32.class);
+      // A following bf16 convolution reads y4 itself instead of casting the result back.
+      ctx.rememberBf16(result, y4);
+      return result;
     }
-    return tf.reshape(tf.nn.biasAdd(tf.linalg.matMul(tf.reshape(x, rows), w), bias), outShape);
+    Operand<TFloat32> y = tf.nn.biasAdd(tf.linalg.matMul(tf.reshape(x, rows), w), bias);
+    if (fusedGelu) {
+      y = Activations.geluTanhFusible(tf, y, TFloat32.class);
+    }
+    return tf.reshape(y, outShape);
   }
 
   /**
