@@ -14,12 +14,15 @@ import org.tensorflow.proto.RunMetadata;
  * Kernel time from {@code RunOptions.FULL_TRACE} step stats, summed per op type and per a
  * caller-chosen group of node names (e.g. the phase of a training step). Shared by the profile
  * sections; shares, not absolute times, are what they report, since the trace adds overhead and
- * inter-op threads overlap kernels.
+ * inter-op threads overlap kernels. With the environment variable {@code NFNET_PROFILE_TSV} set
+ * to a directory, every kernel's op type, node name and summed microseconds are also written
+ * there ({@code <key>.tsv}) for a closer look.
  */
 final class KernelTally {
   private static final int TOP = 15;
   private final Map<String, long[]> byType = new HashMap<>(); // op type -> {micros, kernels}
   private final Map<String, long[]> byGroup = new HashMap<>();
+  private final Map<String, long[]> byNode = new HashMap<>(); // "type name" -> {micros, kernels}
   private final BiFunction<String, String, String> group;
   private long total;
 
@@ -35,6 +38,7 @@ final class KernelTally {
         String type = opType(n.getTimelineLabel());
         count(byType, type, us);
         count(byGroup, group.apply(n.getNodeName(), type), us);
+        count(byNode, type + " " + n.getNodeName(), us);
         total += us;
       }
     }
@@ -61,7 +65,20 @@ final class KernelTally {
       summary.append(String.format(Locale.ROOT, " %s %.0f ms (%.1f%%);", e.getKey(),
           e.getValue()[0] / 1e3 / runs, 100.0 * e.getValue()[0] / total));
     });
-    summary.append(System.lineSeparator());
+    String dir = System.getenv("NFNET_PROFILE_TSV");
+    if (dir != null) {
+      StringBuilder tsv = new StringBuilder();
+      byNode.forEach((k, v) -> tsv.append(k.replaceFirst(" ", "\t")).append('\t')
+          .append(v[0] / runs).append('\n'));
+      try {
+        java.nio.file.Files.writeString(java.nio.file.Path.of(dir, key + ".tsv"), tsv);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+    summary.append(System.lineSeparator()).append("  slowest kernels:").append(System.lineSeparator());
+    slowestFirst(byNode).stream().limit(TOP).forEach(e -> summary.append(String.format(Locale.ROOT,
+        "    %8.1f ms  %s%n", e.getValue()[0] / 1e3 / runs, e.getKey())));
   }
 
   /** Adds one kernel of {@code micros} to {@code key}'s {micros, kernels}. */
