@@ -1,10 +1,13 @@
 package org.nfnet.zoo.graph;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.ParameterSpec;
 import org.tensorflow.Operand;
+import org.tensorflow.Output;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
@@ -30,10 +33,10 @@ final class BuildContext {
     this.scopes = new ModuleScopes(tf);
   }
 
-  private java.util.Map<String, Float> kernelInputScales;
+  private Map<String, Float> kernelInputScales;
 
   /** {@link org.nfnet.zoo.NFNetStructure#kernelInputScales} of this config, computed once. */
-  java.util.Map<String, Float> kernelInputScales() {
+  Map<String, Float> kernelInputScales() {
     if (kernelInputScales == null) {
       kernelInputScales = org.nfnet.zoo.NFNetStructure.kernelInputScales(config);
     }
@@ -41,8 +44,7 @@ final class BuildContext {
   }
 
   /** bf16 tensors whose float32 cast the graph also holds: the cast back is skipped. */
-  private final java.util.Map<org.tensorflow.Output<?>, Operand<TBfloat16>> bf16Sources =
-      new java.util.HashMap<>();
+  private final Map<Output<?>, Operand<TBfloat16>> bf16Sources = new HashMap<>();
 
   /** Records that {@code fp32} is exactly {@code cast(bf16)}. */
   void rememberBf16(Operand<TFloat32> fp32, Operand<TBfloat16> bf16) {

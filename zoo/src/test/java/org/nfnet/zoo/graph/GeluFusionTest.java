@@ -7,6 +7,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
+import org.nfnet.zoo.NFNetConfig;
+import org.nfnet.zoo.NFNetStructure;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
@@ -51,6 +53,54 @@ class GeluFusionTest {
     System.out.printf("bf16 fused GELU: max |err| %.2e of max |y| %.2f%n", r.maxErr, r.maxY);
     // bf16 inputs and output (8-bit mantissa): within a few bf16 ulps of the largest value.
     assertTrue(r.maxErr < 2e-2 * r.maxY, "max |err| " + r.maxErr);
+  }
+
+  /**
+   * A whole network: in an inference graph every GELU after a 1x1 convolution (one per block, and
+   * the final conv's) is fused, in float32 and bf16, including the final conv's, which a gamma
+   * multiply follows; a graph to be differentiated keeps the unfused sigmoid form.
+   */
+  @Test
+  void networkFusesOneGeluPerBlockPlusTheHeadOnlyWhenNotDifferentiated() {
+    NFNetConfig tiny = NFNetGraphTest.TINY;
+    int expected = NFNetStructure.blocks(tiny).size() + 1;
+    for (Precision p : Precision.values()) {
+      assertEquals(expected, fusedGelus(tiny, p, ForwardOptions.inference()), p.name());
+      assertEquals(0, fusedGelus(tiny, p, ForwardOptions.inference().differentiated(true)), p.name());
+    }
+  }
+
+  /** MatMuls carrying a GeluApproximate post-op in the graph the session ran. */
+  private static int fusedGelus(NFNetConfig c, Precision p, ForwardOptions options) {
+    try (Graph g = new Graph(); Session s = new Session(g);
+        TFloat32 img = TFloat32.tensorOf(Shape.of(2, 32, 32, 3), b -> {
+          for (long i = 0; i < b.size(); i++) {
+            b.setFloat((float) Math.cos(i * 0.11), i / (32 * 32 * 3), (i / (32 * 3)) % 32,
+                (i / 3) % 32, i % 3);
+          }
+        })) {
+      Ops tf = Ops.create(g);
+      Placeholder<TFloat32> x = tf.placeholder(TFloat32.class,
+          Placeholder.shape(Shape.of(-1, 32, 32, 3)));
+      VariableParameters vp = new VariableParameters();
+      NFNetOutputs out = new NFNet(c, p).build(tf, x, vp, options);
+      s.run(vp.initializer(tf, tf.constant(new long[] {5, 9})));
+      RunOptions opts = RunOptions.newBuilder().setOutputPartitionGraphs(true).build();
+      try (Result r = s.runner().feed(x, img).fetch(out.logits()).setOptions(opts)
+          .runAndFetchMetadata()) {
+        int n = 0;
+        for (GraphDef gd : r.getMetadata().orElseThrow().getPartitionGraphsList()) {
+          for (NodeDef node : gd.getNodeList()) {
+            if (node.getOp().contains("MatMul") && node.containsAttr("fused_ops")
+                && node.getAttrOrThrow("fused_ops").getList().getSList().stream()
+                    .anyMatch(v -> v.toStringUtf8().equals("GeluApproximate"))) {
+              n++;
+            }
+          }
+        }
+        return n;
+      }
+    }
   }
 
   private record Run(List<String> fusedOps, List<String> opTypes, double maxErr, double maxY) {}
