@@ -9,7 +9,6 @@ import org.nfnet.zoo.graph.Precision;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.Signature;
-import org.tensorflow.proto.RunOptions;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -28,7 +27,6 @@ final class InferProfile {
     int res = c.testImsize();
     ObjectNode r = BenchSections.JSON.createObjectNode();
     StringBuilder summary = new StringBuilder();
-    RunOptions trace = RunOptions.newBuilder().setTraceLevel(RunOptions.TraceLevel.FULL_TRACE).build();
     int calls = Math.max(1, s.repeats());
     InferenceBench.Mode[] modes = {new InferenceBench.Mode(Precision.FLOAT32, false),
         new InferenceBench.Mode(Precision.BFLOAT16, true)};
@@ -47,7 +45,7 @@ final class InferProfile {
           }
           KernelTally tally = new KernelTally((name, type) -> kind(type));
           for (int i = 0; i < calls; i++) {
-            try (Result x = session.runner().feed(in, input).fetch(out).setOptions(trace)
+            try (Result x = session.runner().feed(in, input).fetch(out).setOptions(KernelTally.TRACE)
                 .runAndFetchMetadata()) {
               tally.add(x.getMetadata().orElseThrow());
             }

@@ -9,6 +9,7 @@ import java.util.function.BiFunction;
 import org.tensorflow.proto.DeviceStepStats;
 import org.tensorflow.proto.NodeExecStats;
 import org.tensorflow.proto.RunMetadata;
+import org.tensorflow.proto.RunOptions;
 
 /**
  * Kernel time from {@code RunOptions.FULL_TRACE} step stats, summed per op type and per a
@@ -19,6 +20,9 @@ import org.tensorflow.proto.RunMetadata;
  * there ({@code <key>.tsv}) for a closer look.
  */
 final class KernelTally {
+  /** Run options that make a session return the step stats this class reads. */
+  static final RunOptions TRACE =
+      RunOptions.newBuilder().setTraceLevel(RunOptions.TraceLevel.FULL_TRACE).build();
   private static final int TOP = 15;
   private final Map<String, long[]> byType = new HashMap<>(); // op type -> {micros, kernels}
   private final Map<String, long[]> byGroup = new HashMap<>();

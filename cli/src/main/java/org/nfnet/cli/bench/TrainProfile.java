@@ -5,7 +5,6 @@ import java.util.Locale;
 import org.nfnet.training.TrainStep;
 import org.nfnet.zoo.NFNetConfig;
 import org.tensorflow.Result;
-import org.tensorflow.proto.RunOptions;
 
 /**
  * Where a training step's time goes (section {@code train-profile}, not in the default set): the
@@ -23,7 +22,6 @@ final class TrainProfile {
     int res = c.trainImsize();
     ObjectNode r = BenchSections.JSON.createObjectNode();
     StringBuilder summary = new StringBuilder();
-    RunOptions trace = RunOptions.newBuilder().setTraceLevel(RunOptions.TraceLevel.FULL_TRACE).build();
     int steps = Math.max(1, s.repeats());
     for (boolean bf16 : new boolean[] {false, true}) {
       String key = bf16 ? "bf16" : "fp32";
@@ -34,7 +32,7 @@ final class TrainProfile {
         }
         KernelTally tally = new KernelTally((name, type) -> phase(name));
         for (int i = 0; i < steps; i++) {
-          try (Result out = step.session().runner().addTarget(step.trainOp()).setOptions(trace)
+          try (Result out = step.session().runner().addTarget(step.trainOp()).setOptions(KernelTally.TRACE)
               .runAndFetchMetadata()) {
             tally.add(out.getMetadata().orElseThrow());
           }
