@@ -81,7 +81,8 @@ final class BenchCommand implements Callable<Integer> {
       BenchSections.print(section, r, all);
     }
     if (json != null) {
-      Files.writeString(json, om.writerWithDefaultPrettyPrinter().writeValueAsString(all));
+      AtomicFiles.write(json, java.nio.ByteBuffer.wrap(om.writerWithDefaultPrettyPrinter()
+          .writeValueAsBytes(all)));
     }
     return 0;
   }

@@ -49,8 +49,9 @@ final class KernelTally {
   }
 
   /**
-   * Writes {@code <key>_ms_per_<unit>_by_op} and {@code _by_<groupName>} into {@code r} and
-   * the top op types and every group into {@code summary}, all divided by {@code runs}.
+   * Writes {@code <key>_ms_per_<unit>_by_op} and {@code _by_<groupName>} into {@code r}, and the
+   * top op types, every group and the slowest kernels into {@code summary}, all divided by
+   * {@code runs}; with {@code NFNET_PROFILE_TSV} set, also the per-kernel table.
    */
   void report(ObjectNode r, StringBuilder summary, String key, String unit, String groupName,
       String title, int runs) {
@@ -75,7 +76,8 @@ final class KernelTally {
       byNode.forEach((k, v) -> tsv.append(k.replaceFirst(" ", "\t")).append('\t')
           .append(v[0] / runs).append('\n'));
       try {
-        java.nio.file.Files.writeString(java.nio.file.Path.of(dir, key + ".tsv"), tsv);
+        org.nfnet.cli.AtomicFiles.write(java.nio.file.Path.of(dir, key + ".tsv"),
+            java.nio.ByteBuffer.wrap(tsv.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
       } catch (java.io.IOException e) {
         throw new java.io.UncheckedIOException(e);
       }
