@@ -26,7 +26,9 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--sections", split = ",", defaultValue = "peak,infer,train,convert",
       description = "Any of peak, infer, train, convert, train-profile and infer-profile (op-type breakdowns of "
           + "the training step and of an inference call), compare (A/B of the SavedModels given by "
-          + "--models); the last three are not in the default set "
+          + "--models), pytorch (F0 inference and training timed round-robin against PyTorch "
+          + "float32 on this machine: bench/pytorch/nfnet_torch.py under Debian's python3-torch, "
+          + "or the Python named by NFNET_PYTHON); the last four are not in the default set "
           + "(default ${DEFAULT-VALUE}).")
   List<String> sections;
 

@@ -33,8 +33,9 @@ public final class BenchSections {
       case "train-profile" -> TrainProfile.run(s);
       case "compare" -> ModelComparison.run(s);
       case "infer-profile" -> InferProfile.run(s);
+      case "pytorch" -> PyTorchBaseline.run(s);
       default -> throw new IllegalArgumentException("unknown bench section '" + section
-          + "'; valid: peak, infer, train, convert, train-profile, infer-profile, compare");
+          + "'; valid: peak, infer, train, convert, train-profile, infer-profile, compare, pytorch");
     };
     r.put("peak_rss_mb", Memory.peakRssBytes() / 1e6);
     return r;

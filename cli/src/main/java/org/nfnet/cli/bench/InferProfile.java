@@ -14,11 +14,11 @@ import org.tensorflow.types.TFloat32;
 /**
  * Where an inference call's time goes (section {@code infer-profile}, not in the default set):
  * the {@code infer} section's float32 (weights as variables) and bf16 frozen exports at the test
- * size, batch 8, run with {@code RunOptions.FULL_TRACE}; kernel time per op type and per kind of
+ * size, batches 1 and 8, run with {@code RunOptions.FULL_TRACE}; kernel time per op type and per kind of
  * work (convolutions and matmuls, casts, reductions, element-wise), per call.
  */
 final class InferProfile {
-  private static final int BATCH = 8;
+  private static final int[] BATCHES = {1, 8};
 
   private InferProfile() {}
 
@@ -30,7 +30,16 @@ final class InferProfile {
     int calls = Math.max(1, s.repeats());
     InferenceBench.Mode[] modes = {new InferenceBench.Mode(Precision.FLOAT32, false),
         new InferenceBench.Mode(Precision.BFLOAT16, true)};
-    try (TFloat32 input = InferenceBench.input(BATCH, res)) {
+    for (int batch : BATCHES) {
+      profileBatch(s, c, res, batch, modes, calls, r, summary);
+    }
+    r.put("summary", summary.toString().stripTrailing());
+    return r;
+  }
+
+  private static void profileBatch(BenchSections.Settings s, NFNetConfig c, int res, int batch,
+      InferenceBench.Mode[] modes, int calls, ObjectNode r, StringBuilder summary) throws Exception {
+    try (TFloat32 input = InferenceBench.input(batch, res)) {
       for (InferenceBench.Mode mode : modes) {
         try (NFNetModel m = NFNetModel.load(InferenceBench.exported(s, c, mode),
             SessionConfigs.threads(s.threads()))) {
@@ -50,13 +59,12 @@ final class InferProfile {
               tally.add(x.getMetadata().orElseThrow());
             }
           }
-          tally.report(r, summary, mode.key(), "call", "kind", String.format(Locale.ROOT,
-              "%s %s inference @%dpx batch %d", c.name(), mode.key(), res, BATCH), calls);
+          tally.report(r, summary, mode.key() + "_b" + batch, "call", "kind",
+              String.format(Locale.ROOT, "%s %s inference @%dpx batch %d", c.name(), mode.key(),
+                  res, batch), calls);
         }
       }
     }
-    r.put("summary", summary.toString().stripTrailing());
-    return r;
   }
 
   /** Kind of work of an op type, oneDNN's rewritten names ({@code _MklNative...}) included. */
