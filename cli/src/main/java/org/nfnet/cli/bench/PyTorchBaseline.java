@@ -23,9 +23,8 @@ import org.tensorflow.types.TFloat32;
  * This VM's speed drifts by up to 2x over minutes, so sections run one after the other cannot be
  * compared; here every round times one call of each of our configurations and one of PyTorch's
  * (a child process that idles between requests), and the ratios are taken round by round. Each
- * turn is one untimed call then {@link #BLOCK} timed ones: a first call after the other process
- * ran measured ~10% slower on either side (cold caches, idle cores), which is not what a user's
- * loop of back-to-back calls sees.
+ * turn is one untimed call then {@link #BLOCK} timed ones, so a turn measures back-to-back calls
+ * as a user's loop runs them, not a first call after the other side ran (cold caches and cores).
  *
  * <p>PyTorch's form is chosen per figure: a short run of every candidate (NCHW or channels-last;
  * eager or TorchScript {@code optimize_for_inference}; for training the plain step or the full one
@@ -139,10 +138,9 @@ final class PyTorchBaseline {
   }
 
   /**
-   * One phase per precision of ours, each alternating with PyTorch: with the float32 and bf16 steps
-   * both alive and alternating, each step ran ~30% slower than on its own (oneDNN primitives of
-   * one graph evicting the other's, as far as we can tell), which the infer-style round-robin
-   * would have charged to us.
+   * One phase per precision of ours, each alternating with PyTorch, so only one of our training
+   * graphs is alive at a time, as in a user's training run (with both alive and alternating, after
+   * the inference phase, our steps ran 20-30% slower; the cause was not identified).
    */
   private static void training(BenchSections.Settings s, NFNetConfig c, PyTorchProcess pt,
       ObjectNode r, StringBuilder summary) throws IOException {
@@ -187,8 +185,7 @@ final class PyTorchBaseline {
 
   /**
    * One round's turn of one configuration: an untimed call (the first call after the other side
-   * ran pays for cold caches and idle cores, on either side), then the mean of {@link #BLOCK}
-   * timed calls, so each turn measures steady-state throughput as a user's loop sees it.
+   * ran may pay for cold caches and idle cores), then the mean of {@link #BLOCK} timed calls.
    */
   private static double block(Call call) throws IOException {
     call.run();
