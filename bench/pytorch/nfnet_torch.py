@@ -97,10 +97,12 @@ class WSConv2d(nn.Conv2d):
         self.gain = nn.Parameter(torch.ones(cout))
         fan_in = cin // groups * k * k
         self.scale = fan_in ** -0.5
-        # DeepMind divides by sqrt(max(var * fan_in, 1e-4)); batch_norm's var + eps equals it
-        # whenever var * fan_in >= 1e-4, i.e. for every trained or initialised kernel.
+        # DeepMind divides by sqrt(max(var * fan_in, 1e-4)); batch_norm divides by
+        # sqrt(var + eps), which is close to it when var * fan_in >> 1e-4 (the fixture's T0 kernels
+        # move logits by 8.1e-4; --check-fixture reports both forms). Speed is the same.
         self.eps = 1e-4 / fan_in
-        self.same_pad = None if stride == 1 else (k - 1)
+        # Stride 1: symmetric padding inside the conv; strided: timm's dynamic F.pad (SAME).
+        self.pad_dynamically = stride > 1
 
     # True: DeepMind's formula verbatim (used by --check-fixture); False: timm's F.batch_norm form,
     # which is what the timings use.
@@ -117,7 +119,7 @@ class WSConv2d(nn.Conv2d):
             w = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None,
                              weight=(self.gain * self.scale).view(-1), training=True,
                              momentum=0.0, eps=self.eps).reshape_as(self.weight)
-        if self.same_pad is not None:
+        if self.pad_dynamically:
             x = pad_same(x, self.kernel_size[0], self.stride[0])
         return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
