@@ -2,7 +2,9 @@
 """Regenerates the small weight files next to this script (run from this directory).
 
 tiny_p{2,3,4,5}.pkl  : /work/shared/tools/haiku_pickle.py --structure tiny_structure.json
-                       --variant tiny --protocol N  (release format, pattern fill)
+                       --variant tiny --protocol N --layout plain  (plain layout, pattern fill)
+tiny_release_p{2,3,4,5}.pkl : the same with --layout release (dill 0.3.x / numpy <= 1.18, the
+                       byte layout of DeepMind's F0-F6 files)
 numpy_p{2,4,5}.pkl   : real numpy (2.x) arrays in plain dicts, pickled by the stdlib pickler:
                        float32, float16, float64, big-endian float32 ('>f4'); protocol 5 takes
                        numpy's _frombuffer + BYTEARRAY8 path
@@ -18,7 +20,9 @@ import numpy as np
 TOOL = "/work/shared/tools/haiku_pickle.py"
 for p in (2, 3, 4, 5):
     subprocess.check_call([sys.executable, TOOL, "--structure", "tiny_structure.json", "--variant", "tiny",
-                           "--out", f"tiny_p{p}.pkl", "--protocol", str(p)])
+                           "--out", f"tiny_p{p}.pkl", "--protocol", str(p), "--layout", "plain"])
+    subprocess.check_call([sys.executable, TOOL, "--structure", "tiny_structure.json", "--variant", "tiny",
+                           "--out", f"tiny_release_p{p}.pkl", "--protocol", str(p), "--layout", "release"])
 
 sys.path.insert(0, "/work/shared/tools")
 import haiku_pickle  # noqa: E402  (only for pattern_bytes)

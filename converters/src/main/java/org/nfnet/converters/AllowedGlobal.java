@@ -23,7 +23,17 @@ enum AllowedGlobal {
   /** Protocol 2 writes Python 3 bytes as {@code _codecs.encode(text, 'latin1')}. */
   CODECS_ENCODE("_codecs", "encode"),
   /** Newer dill: {@code _create_array(f, args, state, npdict)} = f(*args), then setstate(state). */
-  DILL_CREATE_ARRAY("dill._dill", "_create_array");
+  DILL_CREATE_ARRAY("dill._dill", "_create_array"),
+  /**
+   * dill 0.3.x (DeepMind's release files): {@code _import_module(name)}, accepted only for numpy's
+   * extension module and yielding an inert module value (nothing is imported).
+   */
+  DILL_IMPORT_MODULE("dill._dill", "_import_module"),
+  /** dill 0.3.x: {@code _get_attr(module, name)}, accepted only as (numpy module, '_reconstruct'). */
+  DILL_GET_ATTR("dill._dill", "_get_attr");
+
+  /** Older dill releases named the same module {@code dill.dill}. */
+  private static final String OLD_DILL = "dill.dill";
 
   private static final Map<String, AllowedGlobal> BY_NAME = new HashMap<>();
 
@@ -43,7 +53,8 @@ enum AllowedGlobal {
 
   /** The allowed global with this module and name, or null. */
   static AllowedGlobal lookup(String module, String name) {
-    return BY_NAME.get(module + " " + name);
+    String m = module.equals(OLD_DILL) ? DILL_CREATE_ARRAY.module : module;
+    return BY_NAME.get(m + " " + name);
   }
 
   boolean isMapping() {

@@ -9,6 +9,7 @@ import org.nfnet.converters.PyValues.PyDType;
 import org.nfnet.converters.PyValues.PyDict;
 import org.nfnet.converters.PyValues.PyGlobal;
 import org.nfnet.converters.PyValues.PyList;
+import org.nfnet.converters.PyValues.PyModule;
 import org.nfnet.converters.PyValues.PyNone;
 import org.nfnet.converters.PyValues.PyTuple;
 
@@ -17,6 +18,13 @@ import org.nfnet.converters.PyValues.PyTuple;
  * semantics of the handful of callables weight pickles use, with every argument type checked.
  */
 final class GlobalCalls {
+  /**
+   * The only modules {@code dill._dill._import_module} may name: numpy's extension module (numpy 1.x
+   * and 2.x spellings) and the public module that re-exports {@code _reconstruct}.
+   */
+  private static final java.util.Set<String> NUMPY_MODULES = java.util.Set.of(
+      "numpy.core._multiarray_umath", "numpy._core._multiarray_umath", "numpy.core.multiarray");
+
   private GlobalCalls() {}
 
   /** REDUCE: {@code callable(*args)}. */
@@ -45,7 +53,42 @@ final class GlobalCalls {
           throw u.error(at, "numpy.dtype must be called with a type string, got "
               + (a.isEmpty() ? "no arguments" : PyValues.typeName(a.get(0))));
         }
+        // dtype(code, align, copy): numpy >= 1.19 pickles the flags as bools, <= 1.18 as ints 0/1
+        if (a.size() != 1 && a.size() != 3) {
+          throw u.error(at, "numpy.dtype called with " + a.size() + " arguments " + describe(a)
+              + " instead of (type, align, copy)");
+        }
+        for (int i = 1; i < a.size(); i++) {
+          Object f = a.get(i);
+          if (f instanceof Long l && (l == 0 || l == 1)) {
+            u.layout().intDtypeFlags = true;
+          } else if (f instanceof Boolean) {
+            u.layout().boolDtypeFlags = true;
+          } else {
+            throw u.error(at, "numpy.dtype flag " + i + " is " + describe(List.of(f))
+                + "; only bools or ints 0/1 are dtype flags");
+          }
+        }
         return new PyDType(code);
+      }
+      case DILL_IMPORT_MODULE -> {
+        if (a.size() != 1 || !(a.get(0) instanceof String name) || !NUMPY_MODULES.contains(name)) {
+          throw u.error(at, "refused call dill._dill._import_module" + describe(a)
+              + ": only _import_module(name) with name one of " + new java.util.TreeSet<>(NUMPY_MODULES)
+              + " is accepted (how dill pickles numpy's _reconstruct); nothing is ever imported");
+        }
+        return new PyModule(name);
+      }
+      case DILL_GET_ATTR -> {
+        if (a.size() != 2 || !(a.get(0) instanceof PyModule m) || !"_reconstruct".equals(a.get(1))) {
+          throw u.error(at, "refused call dill._dill._get_attr" + describe(a)
+              + ": only _get_attr(<numpy module from _import_module>, '_reconstruct') is accepted");
+        }
+        AllowedGlobal recon = m.name().startsWith("numpy._core")
+            ? AllowedGlobal.RECONSTRUCT_NP2 : AllowedGlobal.RECONSTRUCT;
+        u.countUse(recon);
+        u.layout().dillReconstruct = true;
+        return new PyGlobal(recon);
       }
       case CODECS_ENCODE -> {
         return latin1Bytes(u, a, at);
@@ -170,6 +213,27 @@ final class GlobalCalls {
     } else {
       throw u.error(at, g.qualifiedName() + " called with a " + PyValues.typeName(src));
     }
+  }
+
+  /**
+   * Arguments for a refusal message, e.g. {@code (str 'os', bool)}: types, plus the text of short
+   * strings with anything outside printable ASCII escaped (the file chose them).
+   */
+  static String describe(List<Object> args) {
+    StringBuilder sb = new StringBuilder("(");
+    for (int i = 0; i < args.size(); i++) {
+      Object v = args.get(i);
+      sb.append(i == 0 ? "" : ", ").append(PyValues.typeName(v));
+      if (v instanceof String str) {
+        sb.append(" '");
+        for (int j = 0; j < Math.min(str.length(), 80); j++) {
+          char c = str.charAt(j);
+          sb.append(c >= 0x20 && c < 0x7f && c != '\'' ? String.valueOf(c) : String.format("\\u%04x", (int) c));
+        }
+        sb.append(str.length() > 80 ? "...'" : "'");
+      }
+    }
+    return sb.append(')').toString();
   }
 
   private static List<Object> flatten(PyDict s) {

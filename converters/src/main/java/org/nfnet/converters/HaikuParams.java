@@ -28,10 +28,13 @@ public final class HaikuParams implements Closeable {
   private final Map<String, ParamArray> params;
   private final List<String> warnings;
   private final FileChannel channel;
+  private final String layout;
 
   HaikuParams(Path file, WeightFormat format, int protocol, Map<String, Integer> globals,
-      String topLevelType, Map<String, ParamArray> params, List<String> warnings, FileChannel channel) {
+      String topLevelType, Map<String, ParamArray> params, List<String> warnings, FileChannel channel,
+      String layout) {
     this.file = file;
+    this.layout = layout;
     this.format = format;
     this.protocol = protocol;
     this.globals = Collections.unmodifiableMap(new LinkedHashMap<>(globals));
@@ -60,6 +63,14 @@ public final class HaikuParams implements Closeable {
    */
   public Map<String, Integer> globals() {
     return globals;
+  }
+
+  /**
+   * The byte layout the file was written in, e.g. DeepMind's "dill 0.3.x / numpy <= 1.18 release
+   * layout" or the standard pickler's "plain layout"; for .npz files, the zip entry kind.
+   */
+  public String layout() {
+    return layout;
   }
 
   /** Type of the top-level object, e.g. {@code haiku._src.data_structures.FlatMapping}. */

@@ -46,7 +46,7 @@ public final class HaikuPickleReader {
       }
     }
     return new HaikuParams(file, WeightFormat.PICKLE, u.protocol(), u.globalCounts(), root.type,
-        factory.params(), factory.warnings(), channel);
+        factory.params(), factory.warnings(), channel, u.layout().describe());
   }
 
   private static void add(ParamArrayFactory f, Path file, String module, String name, PyArray arr) {

@@ -9,6 +9,7 @@ import java.util.Map;
  * and the structural fields are empty.
  *
  * @param refusal null when the file was read, else the reason it was refused
+ * @param layout the byte layout seen, e.g. "dill 0.3.x / numpy <= 1.18 release layout"
  * @param variant detected named variant, or null ({@link #variantNote()} says why)
  * @param numClasses classifier outputs, or -1 if unknown
  * @param firstParams the first few arrays as {@code key [shape] dtype}
@@ -18,6 +19,7 @@ public record InspectionReport(
     String refusal,
     WeightFormat format,
     int protocol,
+    String layout,
     Map<String, Integer> globals,
     String topLevelType,
     int moduleCount,
@@ -42,6 +44,7 @@ public record InspectionReport(
     }
     sb.append("format:          ").append(format == WeightFormat.PICKLE
         ? "pickle, protocol " + protocol : "numpy .npz, .npy version " + protocol).append('\n');
+    sb.append("layout:          ").append(layout).append('\n');
     if (!globals.isEmpty()) {
       sb.append("globals:         ");
       globals.forEach((k, v) -> sb.append(k).append(" x").append(v).append("; "));

@@ -37,7 +37,7 @@ public final class Inspector {
       }
       List<String> first = p.arrays().stream().limit(SHOWN)
           .map(a -> a.haikuKey() + " " + a.shapeString() + " " + a.dtype().pythonName()).toList();
-      return new InspectionReport(file, null, p.format(), p.protocol(), p.globals(), p.topLevelType(),
+      return new InspectionReport(file, null, p.format(), p.protocol(), p.layout(), p.globals(), p.topLevelType(),
           p.moduleCount(), p.arrayCount(), p.totalElements(), variant, classes, note, first, p.warnings());
     } catch (WeightFileException | UncheckedIOException e) {
       return refused(file, e.getMessage());
@@ -50,7 +50,7 @@ public final class Inspector {
   }
 
   private static InspectionReport refused(Path file, String why) {
-    return new InspectionReport(file, why, null, -1, Map.of(), null, 0, 0, 0, null, -1, null,
+    return new InspectionReport(file, why, null, -1, null, Map.of(), null, 0, 0, 0, null, -1, null,
         List.of(), List.of());
   }
 }

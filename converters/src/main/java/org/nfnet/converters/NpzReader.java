@@ -64,6 +64,6 @@ final class NpzReader {
     }
     String type = "numpy .npz (" + (methods.containsKey(8) ? "deflated" : "stored") + " entries)";
     return new HaikuParams(file, WeightFormat.NPZ, version, Map.of(), type, factory.params(),
-        factory.warnings(), ch);
+        factory.warnings(), ch, type);
   }
 }

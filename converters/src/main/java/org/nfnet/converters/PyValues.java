@@ -19,6 +19,12 @@ final class PyValues {
   /** An allowed global (class or function), see {@link AllowedGlobal}. */
   record PyGlobal(AllowedGlobal global) {}
 
+  /**
+   * A module as dill pickles it ({@code _import_module(name)}): only a name. Nothing is imported,
+   * and a module value can only be the first argument of {@code _get_attr}.
+   */
+  record PyModule(String name) {}
+
   /** A byte string; {@code small} holds the content when it is at most 256 bytes. */
   record PyBytes(Payload payload, byte[] small) {}
 
@@ -128,6 +134,9 @@ final class PyValues {
     }
     if (v instanceof PyGlobal g) {
       return g.global().qualifiedName();
+    }
+    if (v instanceof PyModule m) {
+      return "module " + m.name();
     }
     return v.getClass().getSimpleName();
   }

@@ -55,6 +55,7 @@ final class StrictUnpickler {
   private final ArrayList<Integer> marks = new ArrayList<>();
   private final Map<Long, Object> memo = new HashMap<>();
   private final Map<String, Integer> globalCounts = new LinkedHashMap<>();
+  private final LayoutTraits layout = new LayoutTraits();
   private int protocol = -1;
   private long containerItems = 0;
   private long frameEnd = -1;
@@ -71,6 +72,16 @@ final class StrictUnpickler {
 
   Map<String, Integer> globalCounts() {
     return globalCounts;
+  }
+
+  /** What the pickle's byte layout revealed about the writer (filled while loading). */
+  LayoutTraits layout() {
+    return layout;
+  }
+
+  /** Counts one use of a global that reached the stack other than by GLOBAL (e.g. dill's _get_attr). */
+  void countUse(AllowedGlobal g) {
+    globalCounts.merge(g.qualifiedName(), 1, Integer::sum);
   }
 
   /** Runs the pickle up to STOP and returns the top-level object. */
@@ -278,7 +289,7 @@ final class StrictUnpickler {
     if (g == null) {
       throw error(at, "refused global '" + module + " " + name + "' (" + module + "." + name
           + "): weight files may only reference Haiku mappings, numpy arrays/dtypes, OrderedDict, "
-          + "_codecs.encode and dill's _create_array");
+          + "_codecs.encode and dill's _create_array, _import_module and _get_attr");
     }
     globalCounts.merge(g.qualifiedName(), 1, Integer::sum);
     return new PyGlobal(g);

@@ -23,7 +23,7 @@ class ConversionInputTest {
   @Test
   void copiesEveryParameterOfTheT0FixtureInForwardOrder() throws IOException {
     var t0 = VariantJson.load(TestFiles.T0_DIR.resolve("reference.json"));
-    try (ConversionInput in = ConversionInput.open(TestFiles.T0_DIR.resolve("t0_seed7_p3.pkl"), t0,
+    try (ConversionInput in = ConversionInput.open(TestFiles.T0_DIR.resolve("t0_seed5_release.pkl"), t0,
         ReadOptions.defaults(), true)) {
       assertEquals(131, in.parameters().size());
       assertEquals("NFNet/~/stem_conv0/w", in.parameters().get(0).haikuKey());
@@ -55,7 +55,7 @@ class ConversionInputTest {
 
   @Test
   void wrongVariantAndNaNsAreRefused() throws IOException {
-    Path t0 = TestFiles.T0_DIR.resolve("t0_seed7_p3.pkl");
+    Path t0 = TestFiles.T0_DIR.resolve("t0_seed5_release.pkl");
     WeightFileException e = assertThrows(WeightFileException.class,
         () -> ConversionInput.open(t0, Variants.get("F0"), ReadOptions.defaults(), false));
     assertTrue(e.getMessage().contains("does not match NFNet variant F0"), e.getMessage());

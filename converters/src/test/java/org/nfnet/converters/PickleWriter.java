@@ -17,6 +17,11 @@ import java.util.Map;
 final class PickleWriter implements AutoCloseable {
   private final FileChannel ch;
   private final ByteBuffer buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+  /** Memo slot of dill's _reconstruct in the release layout. */
+  static final int RECONSTRUCT_MEMO = 200;
+  private boolean releaseLayout;
+  private String dillModule = "dill._dill";
+  private boolean reconstructStored;
 
   /** One array to write in the release format; latin1 = protocol-2 style _codecs.encode payload. */
   record Arr(long[] shape, String dtypeCode, String order, byte[] data, long holeBytes, boolean latin1) {
@@ -48,6 +53,28 @@ final class PickleWriter implements AutoCloseable {
   PickleWriter(Path file) throws IOException {
     ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
         StandardOpenOption.TRUNCATE_EXISTING);
+  }
+
+  /**
+   * Writes {@link #array} and {@link #haikuTree} in the byte layout of DeepMind's release files
+   * (dill 0.3.x / numpy <= 1.18, see ../shared/reference/release_format.md) instead of the plain one.
+   */
+  PickleWriter releaseLayout() {
+    releaseLayout = true;
+    return this;
+  }
+
+  /** The module dill's functions are taken from ({@code dill._dill}; older dill: {@code dill.dill}). */
+  PickleWriter dillModule(String module) {
+    dillModule = module;
+    return this;
+  }
+
+  /** dill 0.3.x's {@code _get_attr(_import_module(module), name)}, left on the stack. */
+  PickleWriter dillGetAttr(String module, String name) {
+    global(dillModule, "_get_attr");
+    global(dillModule, "_import_module").str(module).op(0x85, 'R');
+    return str(name).op(0x86, 'R');
   }
 
   PickleWriter op(int... ops) {
@@ -126,9 +153,15 @@ final class PickleWriter implements AutoCloseable {
   }
 
   PickleWriter binbytes8Hole(long len) throws IOException {
-    op(0x8e);
-    room(8);
-    buf.putLong(len);
+    if (releaseLayout && len <= 0xFFFFFFFFL) {
+      op('B'); // protocol 3's BINBYTES, as in the release files
+      room(4);
+      buf.putInt((int) len);
+    } else {
+      op(0x8e);
+      room(8);
+      buf.putLong(len);
+    }
     flush();
     ch.position(ch.position() + len);
     return this;
@@ -148,14 +181,32 @@ final class PickleWriter implements AutoCloseable {
 
   /** An ndarray exactly as numpy pickles it (without memo use). */
   PickleWriter array(Arr a) throws IOException {
-    global("numpy.core.multiarray", "_reconstruct").global("numpy", "ndarray").integer(0).op(0x85);
+    if (!releaseLayout) {
+      global("numpy.core.multiarray", "_reconstruct");
+    } else if (!reconstructStored) {
+      dillGetAttr("numpy.core._multiarray_umath", "_reconstruct").op('q', RECONSTRUCT_MEMO);
+      reconstructStored = true;
+    } else {
+      op('h', RECONSTRUCT_MEMO);
+    }
+    global("numpy", "ndarray").integer(0).op(0x85);
     op('C', 1, 'b').op(0x87).op('R');
     op('(').integer(1).shape(a.shape());
-    global("numpy", "dtype").str(a.dtypeCode()).op(0x89, 0x88, 0x87, 'R');
+    global("numpy", "dtype").str(a.dtypeCode());
+    if (releaseLayout) {
+      integer(0).integer(1).op(0x87, 'R'); // numpy <= 1.18: flags as ints
+    } else {
+      op(0x89, 0x88, 0x87, 'R');
+    }
     op('(').integer(3).str(a.order()).op('N', 'N', 'N').integer(-1).integer(-1).integer(0).op('t', 'b');
     op(0x89);
     if (a.latin1()) {
       latin1(a.data());
+    } else if (a.data() != null && releaseLayout) {
+      op('B');
+      room(4);
+      buf.putInt(a.data().length);
+      raw(a.data());
     } else if (a.data() != null) {
       bytes(a.data());
     } else {
@@ -166,7 +217,7 @@ final class PickleWriter implements AutoCloseable {
 
   /** A complete release-format pickle of module -> name -> array. */
   PickleWriter haikuTree(Map<String, Map<String, Arr>> tree) throws IOException {
-    proto(4).global("haiku._src.data_structures", "FlatMapping").op('}');
+    proto(releaseLayout ? 3 : 4).global("haiku._src.data_structures", "FlatMapping").op('}');
     for (Map.Entry<String, Map<String, Arr>> m : tree.entrySet()) {
       str(m.getKey()).global("haiku._src.data_structures", "FlatMapping").op('}');
       for (Map.Entry<String, Arr> p : m.getValue().entrySet()) {

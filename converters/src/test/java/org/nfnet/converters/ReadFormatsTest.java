@@ -39,7 +39,8 @@ class ReadFormatsTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"tiny_p2.pkl", "tiny_p3.pkl", "tiny_p4.pkl", "tiny_p5.pkl", "tiny_stored.npz",
+  @ValueSource(strings = {"tiny_release_p3.pkl", "tiny_release_p2.pkl", "tiny_release_p4.pkl",
+      "tiny_release_p5.pkl", "tiny_p2.pkl", "tiny_p3.pkl", "tiny_p4.pkl", "tiny_p5.pkl", "tiny_stored.npz",
       "tiny_deflated.npz"})
   void tinyFilesHoldTheWritersPatternValues(String name) throws Exception {
     Map<String, long[]> shapes = tinyShapes();
@@ -51,7 +52,16 @@ class ReadFormatsTest {
       assertEquals(108 + 4 + 4 + 1 + 32 + 8 + 8 + 40 + 5, p.totalElements());
       assertEquals(name.endsWith(".npz") ? WeightFormat.NPZ : WeightFormat.PICKLE, p.format());
       if (name.endsWith(".pkl")) {
-        assertEquals(name.charAt(6) - '0', p.protocol());
+        assertEquals(name.charAt(name.length() - 5) - '0', p.protocol());
+        assertEquals(name.contains("release")
+            ? "dill 0.3.x / numpy <= 1.18 release layout (as DeepMind's F0-F6 files)"
+            : "plain layout (standard pickler, numpy >= 1.19)", p.layout());
+        if (name.contains("release")) {
+          // dill's _get_attr(_import_module(...), '_reconstruct') once, then 8 memo references
+          assertEquals(1, p.globals().get("dill._dill._get_attr"));
+          assertEquals(1, p.globals().get("dill._dill._import_module"));
+        }
+        assertEquals(9, p.globals().get("numpy.core.multiarray._reconstruct"));
       }
       assertTrue(p.warnings().isEmpty(), p.warnings().toString());
       for (Map.Entry<String, long[]> e : shapes.entrySet()) {
@@ -79,6 +89,19 @@ class ReadFormatsTest {
       assertEquals(-1, def.get("NFNet/~/stem_conv0/w").fileOffset());
       assertEquals("numpy .npz (deflated entries)", def.topLevelType());
       assertEquals(1, npz.protocol()); // .npy format version 1
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {2, 3, 4, 5})
+  void releaseAndPlainLayoutsHoldByteIdenticalArrays(int protocol) throws Exception {
+    try (HaikuParams rel = WeightFileReader.read(TestFiles.resource("tiny_release_p" + protocol + ".pkl"));
+        HaikuParams plain = WeightFileReader.read(TestFiles.resource("tiny_p" + protocol + ".pkl"))) {
+      assertEquals(plain.byKey().keySet(), rel.byKey().keySet());
+      for (String k : plain.byKey().keySet()) {
+        assertArrayEquals(plain.get(k).shape(), rel.get(k).shape(), k);
+        assertArrayEquals(plain.get(k).toFloatArray(), rel.get(k).toFloatArray(), k);
+      }
     }
   }
 

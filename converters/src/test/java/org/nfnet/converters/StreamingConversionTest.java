@@ -38,7 +38,7 @@ import org.tensorflow.types.TFloat32;
  * it). Checked by counting the tensors handed out and still open, not by timing or RSS.
  */
 class StreamingConversionTest {
-  private static final Path T0 = TestFiles.T0_DIR.resolve("t0_seed7_p3.pkl");
+  private static final Path T0 = TestFiles.T0_DIR.resolve("t0_seed5_release.pkl");
 
   @TempDir
   Path dir;

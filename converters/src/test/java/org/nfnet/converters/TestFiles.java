@@ -26,7 +26,7 @@ final class TestFiles {
     }
   }
 
-  /** Writes a sparse release-format pickle with every parameter of {@code config} (data = holes). */
+  /** Writes a sparse pickle in the release layout with every parameter of {@code config} (data = holes). */
   static Path sparseVariantFile(Path file, NFNetConfig config) {
     return sparseFile(file, NFNetStructure.parameters(config));
   }
@@ -36,7 +36,7 @@ final class TestFiles {
     for (ParameterSpec s : specs) {
       tree.computeIfAbsent(s.module(), m -> new LinkedHashMap<>()).put(s.name(), PickleWriter.Arr.hole(s.shape()));
     }
-    try (PickleWriter w = new PickleWriter(file)) {
+    try (PickleWriter w = new PickleWriter(file).releaseLayout()) {
       w.haikuTree(tree);
     } catch (IOException e) {
       throw new UncheckedIOException(e);

@@ -23,7 +23,7 @@ class ValidationTest {
   @TempDir
   Path dir;
 
-  static final Path T0_FILE = TestFiles.T0_DIR.resolve("t0_seed5_p3.pkl");
+  static final Path T0_FILE = TestFiles.T0_DIR.resolve("t0_seed5_release.pkl");
 
   static NFNetConfig t0() {
     return VariantJson.load(TestFiles.T0_DIR.resolve("reference.json"));
@@ -192,6 +192,7 @@ class ValidationTest {
     assertEquals(10, t0.numClasses());
     String text = t0.toText();
     assertTrue(text.contains("format:          pickle, protocol 3"), text);
+    assertTrue(text.contains("layout:          dill 0.3.x / numpy <= 1.18 release layout"), text);
     assertTrue(text.contains("parameters:      289,872"), text);
     assertTrue(text.contains("top-level type:  haiku._src.data_structures.FlatMapping"), text);
     assertTrue(text.contains("haiku._src.data_structures.FlatMapping x53"), text);
