@@ -1,5 +1,6 @@
 package org.nfnet.tests;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,11 +12,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.nfnet.cli.Main;
 
 /**
  * The user-facing import path end to end: {@code nfnet convert} on DeepMind's release-format T0
- * files (pickle protocols 3 and 4), then {@code nfnet logits} on the SavedModel, against DeepMind's
+ * files (plain layout, pickle protocols 3 and 4; DeepMind's release layout), then {@code nfnet logits} on the SavedModel, against DeepMind's
  * logits within 2e-5 of max |ref|.
  */
 class ConvertCliParityTest {
@@ -44,10 +47,52 @@ class ConvertCliParityTest {
     }
   }
 
+  /**
+   * The release layout (DeepMind's byte layout) and the plain layout of the same arrays convert to
+   * SavedModels with byte-identical variables and bit-identical logits; seed 5 also matches
+   * DeepMind's logits.
+   */
+  @ParameterizedTest
+  @ValueSource(ints = {5, 31})
+  void releaseLayoutConvertsExactlyLikeThePlainLayout(int seed) throws Exception {
+    String variant = Fixtures.t0Reference().toString();
+    Path release = tmp.resolve("release");
+    Path plain = tmp.resolve("plain");
+    assertEquals(0, Main.run("convert", "--weights", Fixtures.t0().resolve("t0_seed" + seed + "_release.pkl").toString(),
+        "--variant", variant, "--out", release.toString()));
+    assertEquals(0, Main.run("convert", "--weights", Fixtures.t0().resolve("t0_seed" + seed + "_p3.pkl").toString(),
+        "--variant", variant, "--out", plain.toString()));
+    Path data = Path.of("variables", "variables.data-00000-of-00001");
+    assertArrayEquals(Files.readAllBytes(plain.resolve(data)), Files.readAllBytes(release.resolve(data)),
+        "variables differ between the layouts");
+    String input = seed == 5 ? "input_2x64x64x3_seed1005.f32" : "input_4x64x64x3_seed1031.f32";
+    int n = seed == 5 ? 2 : 4;
+    float[] fromRelease = logits(release, input, n, 64);
+    float[] fromPlain = logits(plain, input, n, 64);
+    for (int i = 0; i < fromPlain.length; i++) {
+      assertEquals(Float.floatToRawIntBits(fromPlain[i]), Float.floatToRawIntBits(fromRelease[i]), "logit " + i);
+    }
+    if (seed == 5) {
+      JsonNode c = Fixtures.reference().get("cases").get(0);
+      assertEquals("t0_seed5_p3.pkl", c.get("weights").asText());
+      double err = Fixtures.relativeMaxError(c.get("logits"), fromRelease, 10);
+      assertTrue(err <= T0ParityTest.TOLERANCE, "release layout: off by " + err);
+    }
+  }
+
+  private float[] logits(Path model, String input, int n, int res) throws Exception {
+    Path out = tmp.resolve(model.getFileName() + "-" + input + ".logits");
+    assertEquals(0, Main.run("logits", "--model", model.toString(), "--input",
+        Fixtures.t0().resolve(input).toString(), "--shape", n + "," + res + "," + res + ",3", "--out", out.toString()));
+    float[] logits = new float[n * 10];
+    ByteBuffer.wrap(Files.readAllBytes(out)).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(logits);
+    return logits;
+  }
+
   @Test
   void convertRefusesToOverwriteAndLeavesNothingOnFailure() throws Exception {
     Path model = tmp.resolve("m");
-    Path weights = Fixtures.t0().resolve("t0_seed5_p3.pkl");
+    Path weights = Fixtures.t0().resolve("t0_seed5_release.pkl");
     String variant = Fixtures.t0Reference().toString();
     assertEquals(0, Main.run("convert", "--weights", weights.toString(), "--variant", variant, "--out", model.toString()));
     long before = Files.getLastModifiedTime(model.resolve("saved_model.pb")).toMillis();

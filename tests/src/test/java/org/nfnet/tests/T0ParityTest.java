@@ -27,28 +27,37 @@ import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
 
 /**
- * The zoo's forward graph against DeepMind's JAX outputs, on release-format weights read by the
- * converters' safe reader. Tolerance 2e-5 of max |ref|: exact-erf GELU would be off by ~3e-4, a
+ * The zoo's forward graph against DeepMind's JAX outputs, on weights read by the converters' safe
+ * reader in both layouts (DeepMind's release layout and the plain one). Tolerance 2e-5 of max |ref|: exact-erf GELU would be off by ~3e-4, a
  * wrong WS epsilon by ~5e-4.
  */
 class T0ParityTest {
   static final double TOLERANCE = 2e-5;
 
+  /**
+   * DeepMind's cases, each also through the release-layout file holding the same arrays where
+   * there is one ({@code t0_seed5_release.pkl} for {@code t0_seed5_p3.pkl}).
+   */
   static Stream<Arguments> cases() {
     JsonNode cases = Fixtures.reference().get("cases");
-    return java.util.stream.IntStream.range(0, cases.size()).mapToObj(i -> Arguments.of(
-        cases.get(i).get("weights").asText() + " @" + cases.get(i).get("res").asInt(), cases.get(i)));
+    return java.util.stream.StreamSupport.stream(cases.spliterator(), false).flatMap(c -> {
+      String plain = c.get("weights").asText();
+      String release = plain.replace("_p3.pkl", "_release.pkl");
+      Stream<String> files = java.nio.file.Files.isRegularFile(Fixtures.t0().resolve(release)) && !release.equals(plain)
+          ? Stream.of(release, plain) : Stream.of(plain);
+      return files.map(w -> Arguments.of(w + " @" + c.get("res").asInt(), w, c));
+    });
   }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
-  void logitsAndPooledFeaturesMatchDeepMind(String name, JsonNode c) throws Exception {
+  void logitsAndPooledFeaturesMatchDeepMind(String name, String weightsFile, JsonNode c) throws Exception {
     NFNetConfig t0 = VariantJson.load(Fixtures.t0Reference());
     int n = c.get("batch").asInt();
     int res = c.get("res").asInt();
     FloatBuffer input = Fixtures.readF32(Fixtures.t0().resolve(c.get("input").asText()));
     assertEquals((long) n * res * res * 3, input.remaining());
-    try (HaikuParams weights = WeightFileReader.read(Fixtures.t0().resolve(c.get("weights").asText()));
+    try (HaikuParams weights = WeightFileReader.read(Fixtures.t0().resolve(weightsFile));
         Graph g = new Graph();
         Session s = new Session(g)) {
       Ops tf = Ops.create(g);

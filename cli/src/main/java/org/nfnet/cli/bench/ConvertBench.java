@@ -19,7 +19,7 @@ import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.ParameterSpec;
 
 /**
- * Converter throughput and memory: reading a release-format file (parse, copy every array into
+ * Converter throughput and memory: reading a file in DeepMind's release layout (parse, copy every array into
  * direct memory, NaN/Inf scan) in MB/s from the page cache; the whole {@code nfnet convert} (time
  * and peak RSS); and the SavedModel load time of the result.
  *
@@ -48,12 +48,13 @@ final class ConvertBench {
     Path shared = Path.of(System.getProperty("nfnet.shared.dir", "../shared"));
     Path t0 = shared.resolve("fixtures/nfnet_t0");
     Child base = null;
-    if (Files.isRegularFile(t0.resolve("t0_seed5_p3.pkl"))) {
-      base = convertInFreshJvm(List.of("--weights", t0.resolve("t0_seed5_p3.pkl").toString(),
+    Path t0File = t0.resolve("t0_seed5_release.pkl");
+    if (Files.isRegularFile(t0File)) {
+      base = convertInFreshJvm(List.of("--weights", t0File.toString(),
           "--variant", t0.resolve("reference.json").toString(),
           "--out", s.workDir().resolve("T0-converted").toString(), "--force", "--no-verify"));
       r.put("jvm_tf_baseline_rss_mb", base.peakRss() / 1e6);
-      r.put("baseline", "nfnet convert of the T0 fixture (" + t0.resolve("t0_seed5_p3.pkl") + ")");
+      r.put("baseline", "nfnet convert of the T0 fixture (" + t0File + ")");
     }
 
     Path out = s.workDir().resolve(c.name().replace("+", "plus") + "-converted");
@@ -158,9 +159,12 @@ final class ConvertBench {
     }
   }
 
-  /** An F0-size file in the release format, written once by the shared reference tool. */
+  /**
+   * A file of the variant's size in the byte layout of DeepMind's release files (dill 0.3.x /
+   * numpy <= 1.18), written once by the shared reference tool.
+   */
   private static Path generated(BenchSections.Settings s, NFNetConfig c) throws Exception {
-    Path file = s.workDir().resolve(c.name().replace("+", "plus") + "_pattern.pkl");
+    Path file = s.workDir().resolve(c.name().replace("+", "plus") + "_release_pattern.pkl");
     if (Files.isRegularFile(file)) {
       return file;
     }
@@ -173,7 +177,7 @@ final class ConvertBench {
     System.out.printf("generating %s with %s (takes a few minutes)%n", file, tool);
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
     Process p = new ProcessBuilder("python3", tool.toString(), "--structure", structures.toString(),
-        "--variant", c.name(), "--out", tmp.toString()).inheritIO().start();
+        "--variant", c.name(), "--layout", "release", "--out", tmp.toString()).inheritIO().start();
     if (p.waitFor() != 0) {
       throw new IllegalStateException("haiku_pickle.py failed");
     }
