@@ -2,17 +2,13 @@ package org.nfnet.savedmodel;
 
 import java.io.IOException;
 import java.nio.FloatBuffer;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.UUID;
 import java.util.function.Function;
 import java.util.stream.Stream;
 import org.nfnet.zoo.NFNetConfig;
@@ -70,7 +66,8 @@ import org.tensorflow.types.TUint8;
  * its standardized, gain-scaled kernel as variable {@code .../w_hat} and runs a plain conv.
  *
  * <p>Writes are atomic: the model is exported into a hidden temp directory beside the target and
- * renamed into place; an existing target is refused unless {@link #force(boolean)}.
+ * renamed into place; an existing target is refused unless {@link #force(boolean)}, which only
+ * replaces an earlier export or an empty directory (see {@link ExportDirectory}).
  */
 public final class NFNetExporter {
   public static final String TAG = SavedModelBundle.DEFAULT_TAG;
@@ -162,7 +159,7 @@ public final class NFNetExporter {
     return this;
   }
 
-  /** Replace an existing export directory. */
+  /** Replace an existing export of this tool (or an empty directory); anything else is refused. */
   public NFNetExporter force(boolean force) {
     this.force = force;
     return this;
@@ -216,17 +213,13 @@ public final class NFNetExporter {
     Objects.requireNonNull(values, "no parameter values: call parameters(...) first");
     long t0 = System.nanoTime();
     Path target = dir.toAbsolutePath().normalize();
-    if (Files.exists(target) && !force) {
-      throw new FileAlreadyExistsException(target.toString(), null,
-          "export directory exists; pass force to overwrite");
-    }
+    ExportDirectory.check(target, force);
     int numClasses = config.numClasses();
     List<String> names = labels != null ? labels : Labels.forModel(numClasses, labelFile);
     Labels.check(names, numClasses);
     int k = Math.min(topK, numClasses);
-    Path parent = target.getParent();
-    Files.createDirectories(parent);
-    Path tmp = parent.resolve("." + target.getFileName() + ".tmp-" + UUID.randomUUID());
+    ExportDirectory out = ExportDirectory.create(target, force);
+    Path tmp = out.temp();
     long stored;
     try {
       try (Graph g = new Graph(); Session s = new Session(g, LOAD_AND_SAVE);
@@ -262,17 +255,9 @@ public final class NFNetExporter {
       extras.put("weights", frozen ? "graph constants (frozen)" : "variables");
       ModelCard.write(tmp, config, new EvalPreprocessing(config.testImsize(), cropPadding), fold, k,
           NFNetStructure.parameterCount(config), stored, extras);
-      if (Files.exists(target)) {
-        Path old = parent.resolve("." + target.getFileName() + ".old-" + UUID.randomUUID());
-        Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-        deleteRecursively(old);
-      } else {
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-      }
-    } catch (IOException | RuntimeException | Error e) {
-      deleteRecursively(tmp);
-      throw e;
+      out.commit();
+    } finally {
+      out.abort(); // no-op once committed
     }
     return new Result(target, sizeOf(target), (System.nanoTime() - t0) / 1_000_000, fold,
         NFNetStructure.parameterCount(config), stored, frozen);
@@ -349,17 +334,6 @@ public final class NFNetExporter {
   static long sizeOf(Path dir) throws IOException {
     try (Stream<Path> s = Files.walk(dir)) {
       return s.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
-    }
-  }
-
-  static void deleteRecursively(Path p) {
-    if (!Files.exists(p)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(p)) {
-      s.sorted(Comparator.reverseOrder()).forEach(x -> x.toFile().delete());
-    } catch (IOException ignored) {
-      // best effort cleanup
     }
   }
 }
