@@ -2,7 +2,6 @@ package org.nfnet.cli;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
@@ -11,6 +10,7 @@ import java.util.concurrent.Callable;
 import org.nfnet.converters.ConversionInput;
 import org.nfnet.converters.ReadOptions;
 import org.nfnet.converters.ReleaseChecksums;
+import org.nfnet.savedmodel.ExportDirectory;
 import org.nfnet.savedmodel.NFNetExporter;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
@@ -38,7 +38,8 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(names = "--num-classes", description = "Classifier size, when --variant is not auto (default: the variant's).")
   Integer numClasses;
 
-  @Option(names = "--force", description = "Replace an existing output directory.")
+  @Option(names = "--force", description = "Replace an existing output directory if it is an earlier export of this "
+      + "tool (SavedModel with its model card) or empty; anything else is refused.")
   boolean force;
 
   @Option(names = "--no-verify", description = "Skip the md5 check of known release file names.")
@@ -63,9 +64,16 @@ final class ConvertCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    if (Files.exists(out) && !force) {
-      throw new IllegalArgumentException(out + " already exists (use --force to replace it)");
+    // Everything that can be checked cheaply is checked before the (long) conversion starts.
+    InputFiles.requireRegularFile(weights, "--weights");
+    if (labels != null) {
+      InputFiles.requireRegularFile(labels, "--labels");
     }
+    if (weights.toAbsolutePath().normalize().startsWith(out.toAbsolutePath().normalize())) {
+      throw new IllegalArgumentException("--out " + out + " contains the weights " + weights
+          + "; choose an output directory that does not hold them");
+    }
+    ExportDirectory.check(out, force);
     NFNetConfig given = null;
     if (!variant.equalsIgnoreCase("auto")) {
       given = NFNetConfig.resolve(variant);
@@ -95,11 +103,28 @@ final class ConvertCommand implements Callable<Integer> {
       if (labels != null) {
         exporter.labelFile(labels);
       }
-      NFNetExporter.Result r = exporter.export(out);
+      // SIGINT/SIGTERM: remove this process's temporary export (kill -9 leaves it to the next run,
+      // which removes temporaries of dead processes)
+      Thread cleanup = new Thread(() -> ExportDirectory.abandonOwnTemporaries(out), "convert-cleanup");
+      Runtime.getRuntime().addShutdownHook(cleanup);
+      NFNetExporter.Result r;
+      try {
+        r = exporter.export(out);
+      } finally {
+        removeHook(cleanup);
+      }
       System.out.printf("wrote %s (%.1f MB, %s kernels) in %.1f s%n", r.dir(), r.bytes() / 1e6,
           r.folded() ? "folded" : "unfolded", (System.nanoTime() - t0) / 1e9);
     }
     return 0;
+  }
+
+  private static void removeHook(Thread hook) {
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException shuttingDown) {
+      // the JVM is exiting; the hook runs
+    }
   }
 
   private Map<String, Object> card(NFNetConfig config) throws IOException {

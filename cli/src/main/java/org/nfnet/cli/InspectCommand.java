@@ -11,7 +11,8 @@ import picocli.CommandLine.Parameters;
 
 /** {@code nfnet inspect}: what a weight file holds, without building any graph; safe on hostile files. */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
-    description = "Describe a weight file (pickle or .npz) without executing or converting it.")
+    description = "Describe a weight file (pickle or .npz) without executing or converting it: format, byte layout "
+        + "(DeepMind's dill/numpy<=1.18 release layout or plain), structure, variant. Exit 1 if refused.")
 final class InspectCommand implements Callable<Integer> {
   @Parameters(paramLabel = "FILE", description = "F0_haiku.npz-style pickle, or a numpy .npz archive.")
   Path file;
@@ -21,6 +22,7 @@ final class InspectCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    InputFiles.requireRegularFile(file, "FILE");
     ReadOptions opts = noVerify ? ReadOptions.defaults().withoutChecksum() : ReadOptions.defaults();
     InspectionReport r = Inspector.inspect(file, opts);
     System.out.print(r.toText());

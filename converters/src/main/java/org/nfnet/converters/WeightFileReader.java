@@ -102,6 +102,19 @@ public final class WeightFileReader {
   }
 
   private static FileChannel open(Path file) {
+    java.nio.file.attribute.BasicFileAttributes a;
+    try {
+      a = java.nio.file.Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+    } catch (NoSuchFileException e) {
+      throw new WeightFileException(file, "no such file");
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot open " + file + ": " + e.getMessage(), e);
+    }
+    if (!a.isRegularFile()) {
+      // opening a FIFO with no writer would block forever; devices can be endless
+      throw new WeightFileException(file, (a.isDirectory() ? "is a directory" : "is not a regular file (a FIFO,"
+          + " socket or device)") + "; weights are only read from regular files");
+    }
     try {
       return FileChannel.open(file, StandardOpenOption.READ);
     } catch (NoSuchFileException e) {
