@@ -11,6 +11,7 @@ import java.util.TreeMap;
  * Reads a real numpy {@code .npz} (zip of {@code .npy} entries named {@code module/param.npy})
  * into {@link HaikuParams}. Stored entries become file regions copied positionally; deflated
  * entries ({@code np.savez_compressed}) are inflated on each copy, straight into the destination.
+ * Every copy checks the entry's CRC-32 and size against the central directory.
  */
 final class NpzReader {
   private NpzReader() {}
@@ -33,8 +34,12 @@ final class NpzReader {
             throw new IllegalArgumentException("is stored but its sizes differ");
           }
           int peek = (int) Math.min(e.size(), NpyHeader.MAX_HEADER + 12);
-          h = NpyHeader.parse(ZipDirectory.readAt(ch, file, e.dataOffset(), peek));
-          payload = new FileRegionPayload(ch, e.dataOffset() + h.headerLength(), e.size() - h.headerLength());
+          ByteBuffer start = ZipDirectory.readAt(ch, file, e.dataOffset(), peek);
+          h = NpyHeader.parse(start.duplicate());
+          byte[] header = new byte[h.headerLength()];
+          start.get(0, header);
+          payload = new StoredEntryPayload(new FileRegionPayload(ch, e.dataOffset() + h.headerLength(),
+              e.size() - h.headerLength()), header, e.crc(), file, e.name());
         } else if (e.method() == 8) {
           int peek = (int) Math.min(e.size(), NpyHeader.MAX_HEADER + 12);
           ByteBuffer start = ByteBuffer.allocate(Math.max(peek, 0));
@@ -46,7 +51,7 @@ final class NpzReader {
           start.flip();
           h = NpyHeader.parse(start);
           payload = new DeflatedEntryPayload(ch, e.dataOffset(), e.compressedSize(), h.headerLength(),
-              e.size() - h.headerLength());
+              e.size() - h.headerLength(), new DeflatedEntryPayload.Check(e.crc(), file, e.name()));
         } else {
           throw new IllegalArgumentException("uses zip compression method " + e.method()
               + " (only stored and deflated are supported)");

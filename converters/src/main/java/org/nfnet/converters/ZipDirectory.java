@@ -21,10 +21,17 @@ final class ZipDirectory {
   private static final int CENTRAL = 0x02014b50;
   private static final int LOCAL = 0x04034b50;
   /** Enough for every NFNet variant (F7+ has ~1500 arrays) with a wide margin. */
-  private static final long MAX_ENTRIES = 1_000_000;
+  static final long MAX_ENTRIES = 65_536;
+  /** A central directory entry is at least 46 bytes; names of weight entries are short. */
+  private static final int MIN_CENTRAL = 46;
+  static final long MAX_DIRECTORY_BYTES = 32L << 20;
 
-  /** One entry: name, compression method (0 stored, 8 deflated), sizes, offset of its data. */
-  record Entry(String name, int method, long compressedSize, long size, long dataOffset) {}
+  /**
+   * One entry: name, compression method (0 stored, 8 deflated), sizes, offset of its data, CRC-32,
+   * and the offset of its local header.
+   */
+  record Entry(String name, int method, long compressedSize, long size, long dataOffset, long crc,
+      long localOffset) {}
 
   private ZipDirectory() {}
 
@@ -56,18 +63,35 @@ final class ZipDirectory {
         throw new WeightFileException(file, eocdOffset - 20, "zip64 archive without a zip64 locator");
       }
       long z64 = loc.getLong(8);
+      if (z64 < 0 || z64 > eocdOffset - 20 - 56) {
+        throw new WeightFileException(file, eocdOffset - 20, "zip64 locator field 'offset of the zip64"
+            + " end-of-central-directory record' is " + Long.toUnsignedString(z64) + ", outside the "
+            + size + "-byte file");
+      }
       ByteBuffer rec = readAt(ch, file, z64, 56);
       if (rec.getInt(0) != ZIP64_EOCD) {
         throw new WeightFileException(file, z64, "bad zip64 end-of-central-directory record");
       }
-      count = rec.getLong(32);
-      cdSize = rec.getLong(40);
-      cdOffset = rec.getLong(48);
+      count = zip64Field(file, z64, rec.getLong(32), "total number of entries");
+      cdSize = zip64Field(file, z64, rec.getLong(40), "size of the central directory");
+      cdOffset = zip64Field(file, z64, rec.getLong(48), "offset of the central directory");
     }
-    if (count < 0 || count > MAX_ENTRIES || cdOffset < 0 || cdSize < 0 || cdSize > size
-        || cdOffset > size - cdSize) {
-      throw new WeightFileException(file, eocdOffset, "zip central directory lies outside the file"
-          + " (truncated archive?)");
+    // Bounds first, from the file size, before anything is allocated or read.
+    if (count > MAX_ENTRIES) {
+      throw new WeightFileException(file, eocdOffset, "zip central directory claims " + count
+          + " entries; more than " + MAX_ENTRIES + " is not a weight archive");
+    }
+    if (cdSize > size || cdOffset > size - cdSize) {
+      throw new WeightFileException(file, eocdOffset, "zip central directory (offset " + cdOffset
+          + ", size " + cdSize + ") lies outside the " + size + "-byte file (truncated archive?)");
+    }
+    if (cdSize > MAX_DIRECTORY_BYTES) {
+      throw new WeightFileException(file, eocdOffset, "zip central directory of " + cdSize
+          + " bytes; more than " + MAX_DIRECTORY_BYTES + " is not a weight archive");
+    }
+    if (count * MIN_CENTRAL > cdSize) {
+      throw new WeightFileException(file, eocdOffset, "zip central directory claims " + count
+          + " entries but its " + cdSize + " bytes hold at most " + cdSize / MIN_CENTRAL);
     }
     ByteBuffer cd = readAt(ch, file, cdOffset, (int) cdSize);
     List<Entry> entries = new ArrayList<>();
@@ -78,6 +102,7 @@ final class ZipDirectory {
       }
       int flags = cd.getShort(p + 8) & 0xFFFF;
       int method = cd.getShort(p + 10) & 0xFFFF;
+      long crc = cd.getInt(p + 16) & 0xFFFFFFFFL;
       long csize = cd.getInt(p + 20) & 0xFFFFFFFFL;
       long usize = cd.getInt(p + 24) & 0xFFFFFFFFL;
       int nameLen = cd.getShort(p + 28) & 0xFFFF;
@@ -112,6 +137,12 @@ final class ZipDirectory {
         }
         e += 4 + len;
       }
+      if (usize < 0 || csize < 0 || local < 0) {
+        throw new WeightFileException(file, cdOffset + p, "zip64 extra field of entry '" + name + "': "
+            + (usize < 0 ? "uncompressed size" : csize < 0 ? "compressed size" : "local header offset")
+            + " is " + Long.toUnsignedString(usize < 0 ? usize : csize < 0 ? csize : local)
+            + ", beyond 2^63 (corrupt or hostile archive)");
+      }
       if ((flags & 1) != 0) {
         throw new WeightFileException(file, cdOffset + p, "zip entry '" + name + "' is encrypted");
       }
@@ -127,10 +158,42 @@ final class ZipDirectory {
         throw new WeightFileException(file, local, "zip entry '" + name + "' extends past the end of"
             + " the file (truncated archive?)");
       }
-      entries.add(new Entry(name, method, csize, usize, data));
+      if (data + csize > cdOffset) {
+        throw new WeightFileException(file, local, "zip entry '" + name + "' (bytes " + local + "-"
+            + (data + csize) + ") overlaps the central directory at offset " + cdOffset);
+      }
+      entries.add(new Entry(name, method, csize, usize, data, crc, local));
       p += 46 + nameLen + extraLen + commentLen;
     }
+    rejectOverlaps(entries, file);
     return entries;
+  }
+
+  /**
+   * Entries of a well-formed archive never share bytes; overlapping ones are how "zip bombs" make
+   * a small file expand to many entries of the same data.
+   */
+  private static void rejectOverlaps(List<Entry> entries, Path file) {
+    List<Entry> byOffset = new ArrayList<>(entries);
+    byOffset.sort(java.util.Comparator.comparingLong(Entry::localOffset));
+    for (int i = 1; i < byOffset.size(); i++) {
+      Entry a = byOffset.get(i - 1);
+      Entry b = byOffset.get(i);
+      long aEnd = a.dataOffset() + a.compressedSize();
+      if (b.localOffset() < aEnd) {
+        throw new WeightFileException(file, b.localOffset(), "zip entries '" + a.name() + "' (bytes "
+            + a.localOffset() + "-" + aEnd + ") and '" + b.name() + "' (from byte " + b.localOffset()
+            + ") overlap; a well-formed archive never shares bytes between entries");
+      }
+    }
+  }
+
+  private static long zip64Field(Path file, long at, long value, String field) {
+    if (value < 0) {
+      throw new WeightFileException(file, at, "zip64 end-of-central-directory field '" + field + "' is "
+          + Long.toUnsignedString(value) + ", beyond 2^63 (corrupt or hostile archive)");
+    }
+    return value;
   }
 
   static ByteBuffer readAt(FileChannel ch, Path file, long pos, int len) throws IOException {
