@@ -102,6 +102,20 @@ class HostileFileTest {
   }
 
   @Test
+  void fifosAndDirectoriesAreRefusedWithoutOpeningThem() throws Exception {
+    // opening a FIFO with no writer blocks forever: it must be refused before any open()
+    Path fifo = dir.resolve("weights.pkl");
+    assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+    WeightFileException e = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+        java.time.Duration.ofSeconds(20), () -> refused(fifo));
+    assertTrue(e.getMessage().contains("is not a regular file (a FIFO, socket or device)"), e.getMessage());
+    InspectionReport r = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+        java.time.Duration.ofSeconds(20), () -> Inspector.inspect(fifo));
+    assertTrue(r.refused() && r.refusal().contains("not a regular file"), r.toText());
+    assertTrue(refused(dir).getMessage().contains("is a directory"));
+  }
+
+  @Test
   void zipWherePickleExpectedAndViceVersa() {
     WeightFileException a = assertThrows(WeightFileException.class,
         () -> WeightFileReader.readPickle(TestFiles.resource("tiny_stored.npz")));
