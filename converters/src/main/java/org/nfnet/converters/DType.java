@@ -66,7 +66,7 @@ public enum DType {
   }
 
   /** The byte order for a numpy byte-order character from a pickled dtype's state. */
-  static ByteOrder orderOf(char c, ByteOrder ifUnspecified) {
+  public static ByteOrder orderOf(char c, ByteOrder ifUnspecified) {
     return switch (c) {
       case '>' -> ByteOrder.BIG_ENDIAN;
       case '<' -> ByteOrder.LITTLE_ENDIAN;

@@ -3,6 +3,7 @@ package org.nfnet.converters;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import org.nfnet.converters.payload.Payload;
 
 /**
  * Turns raw array bytes of any supported {@link DType} and byte order into native-order float32,

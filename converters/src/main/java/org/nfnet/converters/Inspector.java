@@ -4,6 +4,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.nfnet.converters.validation.VariantDetector;
 
 /**
  * Describes a weight file without building any TensorFlow graph and without reading the array

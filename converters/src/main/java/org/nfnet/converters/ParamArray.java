@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
+import org.nfnet.converters.payload.Payload;
 import org.nfnet.zoo.ParameterNames;
 
 /**

@@ -7,23 +7,27 @@ import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.nfnet.converters.payload.Payload;
 
 /**
  * Checks one array description from either format and turns it into a {@link ParamArray}: dims
  * non-negative, element count without overflow, byte count equal to the data present, supported
- * dtype. Collects the dtype-conversion warnings and refuses duplicate keys.
+ * dtype. Collects the dtype-conversion warnings and refuses duplicate keys. The format readers
+ * ({@code pickle}, {@code npz} sub-packages) end with {@link #toParams}; applications read files
+ * through {@link WeightFileReader}.
  */
-final class ParamArrayFactory {
+public final class ParamArrayFactory {
   private final Path file;
   private final Map<String, ParamArray> params = new LinkedHashMap<>();
   private final Map<DType, List<String>> converted = new EnumMap<>(DType.class);
   private final List<String> bigEndian = new ArrayList<>();
 
-  ParamArrayFactory(Path file) {
+  public ParamArrayFactory(Path file) {
     this.file = file;
   }
 
-  void add(String module, String name, long[] shape, String dtypeDescr, ByteOrder orderOverride,
+  /** Adds one array; {@code orderOverride} is the byte order when the format gives it apart from the dtype. */
+  public void add(String module, String name, long[] shape, String dtypeDescr, ByteOrder orderOverride,
       boolean fortranOrder, Payload payload, long offset) {
     String key = module + "/" + name;
     String what = "parameter '" + key + "'";
@@ -87,6 +91,17 @@ final class ParamArrayFactory {
       }
     }
     return n;
+  }
+
+  /**
+   * The parameters read so far, holding {@code channel} (closed with the result).
+   *
+   * @param protocol pickle protocol, or .npy major version
+   * @param layout the byte layout seen (for {@code inspect})
+   */
+  public HaikuParams toParams(WeightFormat format, int protocol, Map<String, Integer> globals,
+      String topLevelType, java.nio.channels.FileChannel channel, String layout) {
+    return new HaikuParams(file, format, protocol, globals, topLevelType, params, warnings(), channel, layout);
   }
 
   Map<String, ParamArray> params() {

@@ -8,6 +8,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.HexFormat;
+import org.nfnet.converters.npz.NpzReader;
+import org.nfnet.converters.pickle.HaikuPickleReader;
 
 /**
  * The one entry point for reading NFNet weights: detects the container from the first bytes

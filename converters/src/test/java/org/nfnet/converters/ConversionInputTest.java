@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.nfnet.converters.validation.NonFiniteScan;
 import org.nfnet.zoo.ParameterSpec;
 import org.nfnet.zoo.VariantJson;
 import org.nfnet.zoo.Variants;

@@ -16,6 +16,7 @@ import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.nfnet.converters.payload.Payload;
 
 /** Every supported container / protocol / dtype reads back to the values that were written. */
 class ReadFormatsTest {

@@ -1,4 +1,4 @@
-package org.nfnet.converters;
+package org.nfnet.converters.validation;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

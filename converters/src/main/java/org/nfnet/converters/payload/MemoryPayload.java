@@ -1,12 +1,12 @@
-package org.nfnet.converters;
+package org.nfnet.converters.payload;
 
 import java.nio.ByteBuffer;
 
 /** Small payloads that had to be decoded while parsing (e.g. a short protocol-2 latin-1 string). */
-final class MemoryPayload implements Payload {
+public final class MemoryPayload implements Payload {
   private final ByteBuffer bytes;
 
-  MemoryPayload(byte[] bytes) {
+  public MemoryPayload(byte[] bytes) {
     this.bytes = ByteBuffer.wrap(bytes).asReadOnlyBuffer();
   }
 

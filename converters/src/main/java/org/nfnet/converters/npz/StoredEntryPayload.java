@@ -1,9 +1,12 @@
-package org.nfnet.converters;
+package org.nfnet.converters.npz;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.zip.CRC32;
+import org.nfnet.converters.WeightFileException;
+import org.nfnet.converters.payload.FileRegionPayload;
+import org.nfnet.converters.payload.Payload;
 
 /**
  * The array bytes of a stored (uncompressed) .npz entry, copied straight from the file like

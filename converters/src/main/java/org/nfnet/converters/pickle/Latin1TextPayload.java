@@ -1,9 +1,11 @@
-package org.nfnet.converters;
+package org.nfnet.converters.pickle;
 
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import org.nfnet.converters.payload.ChunkBuffers;
+import org.nfnet.converters.payload.Payload;
 
 /**
  * Protocol 2 has no bytes opcode, so Python 3 pickles {@code bytes} as

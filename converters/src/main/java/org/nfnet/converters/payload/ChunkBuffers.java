@@ -1,4 +1,4 @@
-package org.nfnet.converters;
+package org.nfnet.converters.payload;
 
 import java.nio.ByteBuffer;
 
@@ -13,14 +13,14 @@ import java.nio.ByteBuffer;
  * needs an input and an output buffer at once; a chunk is only valid during the consumer call, so a
  * slot is free again when the copy that took it returns (copies do not nest).
  */
-final class ChunkBuffers {
+public final class ChunkBuffers {
   private static final ThreadLocal<ByteBuffer[]> SLOTS =
       ThreadLocal.withInitial(() -> new ByteBuffer[2]);
 
   private ChunkBuffers() {}
 
   /** Slot {@code i} (0 or 1) of this thread, cleared, limited to {@code size <= CHUNK} bytes. */
-  static ByteBuffer get(int i, int size) {
+  public static ByteBuffer get(int i, int size) {
     if (size > Payload.CHUNK) {
       throw new IllegalArgumentException("chunk of " + size + " bytes exceeds " + Payload.CHUNK);
     }

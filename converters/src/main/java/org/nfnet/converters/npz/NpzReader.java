@@ -1,4 +1,4 @@
-package org.nfnet.converters;
+package org.nfnet.converters.npz;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -6,6 +6,12 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
+import org.nfnet.converters.HaikuParams;
+import org.nfnet.converters.ParamArrayFactory;
+import org.nfnet.converters.WeightFileException;
+import org.nfnet.converters.WeightFormat;
+import org.nfnet.converters.payload.FileRegionPayload;
+import org.nfnet.converters.payload.Payload;
 
 /**
  * Reads a real numpy {@code .npz} (zip of {@code .npy} entries named {@code module/param.npy})
@@ -13,10 +19,11 @@ import java.util.TreeMap;
  * entries ({@code np.savez_compressed}) are inflated on each copy, straight into the destination.
  * Every copy checks the entry's CRC-32 and size against the central directory.
  */
-final class NpzReader {
+public final class NpzReader {
   private NpzReader() {}
 
-  static HaikuParams read(Path file, FileChannel ch) throws IOException {
+  /** Reads the archive's directory and .npy headers; the channel is owned by the result. */
+  public static HaikuParams read(Path file, FileChannel ch) throws IOException {
     ParamArrayFactory factory = new ParamArrayFactory(file);
     int version = -1;
     Map<Integer, Integer> methods = new TreeMap<>();
@@ -68,7 +75,6 @@ final class NpzReader {
           null, h.fortranOrder(), payload, e.dataOffset());
     }
     String type = "numpy .npz (" + (methods.containsKey(8) ? "deflated" : "stored") + " entries)";
-    return new HaikuParams(file, WeightFormat.NPZ, version, Map.of(), type, factory.params(),
-        factory.warnings(), ch, type);
+    return factory.toParams(WeightFormat.NPZ, version, Map.of(), type, ch, type);
   }
 }

@@ -1,6 +1,7 @@
-package org.nfnet.converters;
+package org.nfnet.converters.validation;
 
 import java.util.List;
+import org.nfnet.converters.WeightFileException;
 
 /**
  * What {@link WeightValidator} found: errors make the file unusable for the variant, warnings do

@@ -1,10 +1,13 @@
-package org.nfnet.converters;
+package org.nfnet.converters.npz;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
+import org.nfnet.converters.WeightFileException;
+import org.nfnet.converters.payload.ChunkBuffers;
+import org.nfnet.converters.payload.Payload;
 
 /**
  * The array bytes of a deflated .npz entry ({@code np.savez_compressed}). Nothing is kept between

@@ -1,4 +1,4 @@
-package org.nfnet.converters;
+package org.nfnet.converters.npz;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.nfnet.converters.WeightFileException;
 
 /**
  * The central directory of a zip file, read positionally (zip64 included), giving for every entry

@@ -1,4 +1,4 @@
-package org.nfnet.converters;
+package org.nfnet.converters.pickle;
 
 /**
  * Which writer a pickle's byte layout points to, noted while it is read: how numpy's

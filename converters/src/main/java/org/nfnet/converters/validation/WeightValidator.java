@@ -1,4 +1,4 @@
-package org.nfnet.converters;
+package org.nfnet.converters.validation;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -7,6 +7,8 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.nfnet.converters.HaikuParams;
+import org.nfnet.converters.ParamArray;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
 import org.nfnet.zoo.ParameterSpec;

@@ -1,4 +1,4 @@
-package org.nfnet.converters;
+package org.nfnet.converters.pickle;
 
 import java.util.HashMap;
 import java.util.Map;

@@ -1,12 +1,18 @@
-package org.nfnet.converters;
+package org.nfnet.converters.pickle;
 
 import java.io.IOException;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.Map;
-import org.nfnet.converters.PyValues.PyArray;
-import org.nfnet.converters.PyValues.PyDict;
+import org.nfnet.converters.DType;
+import org.nfnet.converters.HaikuParams;
+import org.nfnet.converters.ParamArrayFactory;
+import org.nfnet.converters.WeightFileException;
+import org.nfnet.converters.WeightFileReader;
+import org.nfnet.converters.WeightFormat;
+import org.nfnet.converters.pickle.PyValues.PyArray;
+import org.nfnet.converters.pickle.PyValues.PyDict;
 
 /**
  * Reads a Haiku parameter pickle (DeepMind's {@code F<n>_haiku.npz} release files) into
@@ -18,7 +24,7 @@ public final class HaikuPickleReader {
   private HaikuPickleReader() {}
 
   /** Reads the pickle at {@code file}; the channel is owned by the result (closed with it). */
-  static HaikuParams read(Path file, FileChannel channel) throws IOException {
+  public static HaikuParams read(Path file, FileChannel channel) throws IOException {
     StrictUnpickler u = new StrictUnpickler(channel, file);
     Object top = u.load();
     if (!(top instanceof PyDict root)) {
@@ -45,8 +51,8 @@ public final class HaikuPickleReader {
             + ", not a mapping of parameter names to arrays");
       }
     }
-    return new HaikuParams(file, WeightFormat.PICKLE, u.protocol(), u.globalCounts(), root.type,
-        factory.params(), factory.warnings(), channel, u.layout().describe());
+    return factory.toParams(WeightFormat.PICKLE, u.protocol(), u.globalCounts(), root.type, channel,
+        u.layout().describe());
   }
 
   private static void add(ParamArrayFactory f, Path file, String module, String name, PyArray arr) {

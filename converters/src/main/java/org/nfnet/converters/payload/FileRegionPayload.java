@@ -1,4 +1,4 @@
-package org.nfnet.converters;
+package org.nfnet.converters.payload;
 
 import java.io.EOFException;
 import java.io.IOException;
@@ -10,12 +10,12 @@ import java.nio.channels.FileChannel;
  * {@link #copyTo} is a positional {@code FileChannel.read} into the destination: with a direct
  * destination buffer that is a single copy from the page cache, no Java heap involved.
  */
-final class FileRegionPayload implements Payload {
+public final class FileRegionPayload implements Payload {
   private final FileChannel channel;
   private final long offset;
   private final long length;
 
-  FileRegionPayload(FileChannel channel, long offset, long length) {
+  public FileRegionPayload(FileChannel channel, long offset, long length) {
     this.channel = channel;
     this.offset = offset;
     this.length = length;

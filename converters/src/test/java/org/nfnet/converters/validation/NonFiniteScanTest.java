@@ -1,4 +1,4 @@
-package org.nfnet.converters;
+package org.nfnet.converters.validation;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

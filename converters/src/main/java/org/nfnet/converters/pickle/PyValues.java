@@ -1,8 +1,9 @@
-package org.nfnet.converters;
+package org.nfnet.converters.pickle;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import org.nfnet.converters.payload.Payload;
 
 /**
  * The closed set of values {@link StrictUnpickler} can produce. Python ints, floats, bools and

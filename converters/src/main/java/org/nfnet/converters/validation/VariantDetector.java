@@ -1,9 +1,12 @@
-package org.nfnet.converters;
+package org.nfnet.converters.validation;
 
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.nfnet.converters.HaikuParams;
+import org.nfnet.converters.ParamArray;
+import org.nfnet.converters.WeightFileException;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
 import org.nfnet.zoo.ParameterSpec;

@@ -1,4 +1,4 @@
-package org.nfnet.converters;
+package org.nfnet.converters.payload;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -8,7 +8,7 @@ import java.nio.ByteBuffer;
  * heap: they copy from the file (or an inflater) straight into the caller's buffer, which is
  * normally a direct buffer that backs a TensorFlow tensor.
  */
-interface Payload {
+public interface Payload {
   /** Chunk size for streaming copies. */
   int CHUNK = 1 << 20;
 

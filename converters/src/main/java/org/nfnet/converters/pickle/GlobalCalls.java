@@ -1,17 +1,18 @@
-package org.nfnet.converters;
+package org.nfnet.converters.pickle;
 
 import java.io.IOException;
 import java.util.List;
-import org.nfnet.converters.PyValues.LargeText;
-import org.nfnet.converters.PyValues.PyArray;
-import org.nfnet.converters.PyValues.PyBytes;
-import org.nfnet.converters.PyValues.PyDType;
-import org.nfnet.converters.PyValues.PyDict;
-import org.nfnet.converters.PyValues.PyGlobal;
-import org.nfnet.converters.PyValues.PyList;
-import org.nfnet.converters.PyValues.PyModule;
-import org.nfnet.converters.PyValues.PyNone;
-import org.nfnet.converters.PyValues.PyTuple;
+import org.nfnet.converters.payload.MemoryPayload;
+import org.nfnet.converters.pickle.PyValues.LargeText;
+import org.nfnet.converters.pickle.PyValues.PyArray;
+import org.nfnet.converters.pickle.PyValues.PyBytes;
+import org.nfnet.converters.pickle.PyValues.PyDType;
+import org.nfnet.converters.pickle.PyValues.PyDict;
+import org.nfnet.converters.pickle.PyValues.PyGlobal;
+import org.nfnet.converters.pickle.PyValues.PyList;
+import org.nfnet.converters.pickle.PyValues.PyModule;
+import org.nfnet.converters.pickle.PyValues.PyNone;
+import org.nfnet.converters.pickle.PyValues.PyTuple;
 
 /**
  * What REDUCE, NEWOBJ and BUILD mean for each {@link AllowedGlobal}: the hand-written Python

@@ -1,4 +1,4 @@
-package org.nfnet.converters;
+package org.nfnet.converters.pickle;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -6,6 +6,7 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import org.nfnet.converters.WeightFileException;
 
 /**
  * Positional, buffered reading of a pickle's opcodes and small arguments. Only a 64 KB window of

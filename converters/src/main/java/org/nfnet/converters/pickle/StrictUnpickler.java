@@ -1,4 +1,4 @@
-package org.nfnet.converters;
+package org.nfnet.converters.pickle;
 
 import java.io.IOException;
 import java.math.BigInteger;
@@ -9,13 +9,15 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.nfnet.converters.PyValues.LargeText;
-import org.nfnet.converters.PyValues.PyBytes;
-import org.nfnet.converters.PyValues.PyDict;
-import org.nfnet.converters.PyValues.PyGlobal;
-import org.nfnet.converters.PyValues.PyList;
-import org.nfnet.converters.PyValues.PyNone;
-import org.nfnet.converters.PyValues.PyTuple;
+import org.nfnet.converters.WeightFileException;
+import org.nfnet.converters.payload.FileRegionPayload;
+import org.nfnet.converters.pickle.PyValues.LargeText;
+import org.nfnet.converters.pickle.PyValues.PyBytes;
+import org.nfnet.converters.pickle.PyValues.PyDict;
+import org.nfnet.converters.pickle.PyValues.PyGlobal;
+import org.nfnet.converters.pickle.PyValues.PyList;
+import org.nfnet.converters.pickle.PyValues.PyNone;
+import org.nfnet.converters.pickle.PyValues.PyTuple;
 
 /**
  * A pickle virtual machine for protocols 2-5 that understands exactly the objects a Haiku
