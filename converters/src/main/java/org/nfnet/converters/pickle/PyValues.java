@@ -141,4 +141,17 @@ final class PyValues {
     }
     return v.getClass().getSimpleName();
   }
+
+  /** Little-endian two's complement, as LONG1/LONG4 store it. */
+  static Object intFromLittleEndian(byte[] le) {
+    if (le.length == 0) {
+      return 0L;
+    }
+    byte[] be = new byte[le.length];
+    for (int i = 0; i < le.length; i++) {
+      be[i] = le[le.length - 1 - i];
+    }
+    java.math.BigInteger v = new java.math.BigInteger(be);
+    return v.bitLength() < 64 ? (Object) v.longValue() : v;
+  }
 }

@@ -1,7 +1,6 @@
 package org.nfnet.converters.pickle;
 
 import java.io.IOException;
-import java.math.BigInteger;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -158,13 +157,13 @@ final class StrictUnpickler {
       case Opcodes.BININT -> push((long) in.i32());
       case Opcodes.BININT1 -> push((long) in.u8());
       case Opcodes.BININT2 -> push((long) in.u16());
-      case Opcodes.LONG1 -> push(longFromBytes(in.bytes(in.u8())));
+      case Opcodes.LONG1 -> push(PyValues.intFromLittleEndian(in.bytes(in.u8())));
       case Opcodes.LONG4 -> {
         long n = in.u32();
         if (n > 64) {
           throw error(at, "LONG4 integer of " + n + " bytes is too large for a weight file");
         }
-        push(longFromBytes(in.bytes((int) n)));
+        push(PyValues.intFromLittleEndian(in.bytes((int) n)));
       }
       case Opcodes.BINFLOAT -> push(in.f64BigEndian());
       case Opcodes.SHORT_BINUNICODE -> push(in.utf8(in.u8()));
@@ -443,18 +442,5 @@ final class StrictUnpickler {
       return g.global();
     }
     throw error(at, in.opcodeName() + " on a " + PyValues.typeName(v) + ", which is not callable");
-  }
-
-  /** Little-endian two's complement, as LONG1/LONG4 store it. */
-  private static Object longFromBytes(byte[] le) {
-    if (le.length == 0) {
-      return 0L;
-    }
-    byte[] be = new byte[le.length];
-    for (int i = 0; i < le.length; i++) {
-      be[i] = le[le.length - 1 - i];
-    }
-    BigInteger v = new BigInteger(be);
-    return v.bitLength() < 64 ? (Object) v.longValue() : v;
   }
 }
