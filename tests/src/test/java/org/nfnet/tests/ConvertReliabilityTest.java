@@ -91,28 +91,90 @@ class ConvertReliabilityTest {
     assertEquals(List.of("m"), names(tmp));
   }
 
-  @Test
-  void hostileReleaseLayoutFileIsRefusedAndLeavesNothing() throws Exception {
-    // dill's _import_module('os'), the way the release files call _import_module for numpy
-    Path evil = tmp.resolve("evil.pkl");
-    byte[] os = "os".getBytes(StandardCharsets.US_ASCII);
-    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
-    b.write(new byte[] {(byte) 0x80, 3});
-    b.writeBytes("cdill._dill\n_import_module\n".getBytes(StandardCharsets.US_ASCII));
-    b.write(0x8c);
-    b.write(os.length);
-    b.writeBytes(os);
-    b.write(new byte[] {(byte) 0x85, 'R', '.'});
-    Files.write(evil, b.toByteArray());
-    Path out = tmp.resolve("out");
+  /** A protocol-3 pickle from opcodes: strings become SHORT_BINUNICODE, "c:mod name" a GLOBAL. */
+  private static byte[] pickle(Object... parts) {
+    ByteArrayOutputStream b = new ByteArrayOutputStream();
+    b.write(0x80);
+    b.write(3);
+    for (Object p : parts) {
+      if (p instanceof String s && s.startsWith("c:")) {
+        b.writeBytes(("c" + s.substring(2).replace(' ', '\n') + "\n").getBytes(StandardCharsets.US_ASCII));
+      } else if (p instanceof String s) {
+        byte[] u = s.getBytes(StandardCharsets.UTF_8);
+        b.write(0x8c);
+        b.write(u.length);
+        b.writeBytes(u);
+      } else {
+        b.write((Integer) p);
+      }
+    }
+    b.write('.');
+    return b.toByteArray();
+  }
+
+  static final String UMATH = "numpy.core._multiarray_umath";
+  static final Object[] MODULE = {"c:dill._dill _import_module", UMATH, 0x85, (int) 'R'};
+
+  private static Object[] cat(Object[] a, Object... b) {
+    Object[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, r, a.length, b.length);
+    return r;
+  }
+
+  /** Every refused form of issue 15, through the CLI: clear message, exit code, nothing written. */
+  @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.MethodSource("hostileForms")
+  void hostileReleaseLayoutFormsAreRefusedAndLeaveNothing(String expected, Object[] parts) throws Exception {
+    Path evil = Files.write(tmp.resolve("evil.pkl"), pickle(parts));
     Run r = run("convert", "--weights", evil.toString(), "--variant", Fixtures.t0Reference().toString(),
-        "--out", out.toString());
+        "--out", tmp.resolve("out").toString());
     assertEquals(2, r.code(), r.out());
-    assertTrue(r.out().contains("refused call dill._dill._import_module(str 'os')"), r.out());
+    assertTrue(r.out().contains(evil.toString()) && r.out().contains(expected), r.out());
     assertEquals(List.of("evil.pkl"), names(tmp));
     Run i = run("inspect", evil.toString());
     assertEquals(1, i.code(), i.out());
-    assertTrue(i.out().contains("REFUSED") && i.out().contains("_import_module(str 'os')"), i.out());
+    assertTrue(i.out().contains("REFUSED") && i.out().contains(expected), i.out());
+  }
+
+  static Stream<org.junit.jupiter.params.provider.Arguments> hostileForms() {
+    return Stream.of(
+        new Object[] {"refused call dill._dill._import_module(str 'os')",
+            new Object[] {"c:dill._dill _import_module", "os", 0x85, (int) 'R'}},
+        new Object[] {"refused call dill._dill._import_module(str '" + UMATH + "', bool)",
+            new Object[] {"c:dill._dill _import_module", UMATH, 0x88, 0x86, (int) 'R'}},
+        new Object[] {"refused call dill._dill._get_attr(module " + UMATH + ", str 'frombuffer')",
+            cat(new Object[] {"c:dill._dill _get_attr"}, cat(MODULE, "frombuffer", 0x86, (int) 'R'))},
+        new Object[] {"refused call dill._dill._get_attr(str 'builtins', str 'eval')",
+            new Object[] {"c:dill._dill _get_attr", "builtins", "eval", 0x86, (int) 'R'}},
+        new Object[] {"refused call dill._dill._get_attr(dict, str '_reconstruct')",
+            new Object[] {"c:dill._dill _get_attr", (int) '}', "_reconstruct", 0x86, (int) 'R'}},
+        new Object[] {"BUILD on a module " + UMATH, cat(MODULE, (int) '}', (int) 'b')},
+        new Object[] {"REDUCE on a module " + UMATH + ", which is not callable", cat(MODULE, (int) ')', (int) 'R')},
+        new Object[] {"NEWOBJ on a module " + UMATH, cat(MODULE, (int) ')', 0x81)},
+        new Object[] {"refused call dill._dill._import_module(str 'subprocess')",
+            new Object[] {"c:dill.dill _import_module", "subprocess", 0x85, (int) 'R'}})
+        .map(a -> org.junit.jupiter.params.provider.Arguments.of(a[0], a[1]));
+  }
+
+  @Test
+  void twoConcurrentConvertsToTheSameOutNeverBothSucceed() throws Exception {
+    Path model = tmp.resolve("m");
+    String v = Fixtures.t0Reference().toString();
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+    try {
+      java.util.concurrent.Future<Integer> a = pool.submit(() -> Main.run("convert", "--weights", RELEASE.toString(),
+          "--variant", v, "--out", model.toString()));
+      java.util.concurrent.Future<Integer> b = pool.submit(() -> Main.run("convert", "--weights",
+          Fixtures.t0().resolve("t0_seed31_release.pkl").toString(), "--variant", v, "--out", model.toString()));
+      List<Integer> codes = List.of(a.get(), b.get());
+      assertEquals(1, codes.stream().filter(c -> c == 0).count(), "exit codes " + codes);
+      assertTrue(codes.contains(2), "exit codes " + codes);
+      String card = Files.readString(model.resolve("model_card.json"));
+      assertTrue(card.contains(codes.get(0) == 0 ? "t0_seed5_release.pkl" : "t0_seed31_release.pkl"), card);
+      assertEquals(List.of("m"), names(tmp));
+    } finally {
+      pool.shutdownNow();
+    }
   }
 
   @Test
