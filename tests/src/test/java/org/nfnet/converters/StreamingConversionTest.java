@@ -36,9 +36,15 @@ import org.tensorflow.types.TFloat32;
  * the tensor it returns. Together that is what keeps a conversion's peak memory at the variables
  * plus one parameter, instead of also holding a Java-side copy of the file (or 64 MB batches of
  * it). Checked by counting the tensors handed out and still open, not by timing or RSS.
+ *
+ * <p>Lives in the cross-module tests (package org.nfnet.converters, for the package-private
+ * TensorMemory) because it needs both converters and savedmodel, and savedmodel depends on
+ * converters.
  */
 class StreamingConversionTest {
-  private static final Path T0 = TestFiles.T0_DIR.resolve("t0_seed7_p3.pkl");
+  private static final Path T0_DIR = Path.of(System.getProperty("nfnet.shared.dir", "../../shared"))
+      .resolve("fixtures/nfnet_t0");
+  private static final Path T0 = T0_DIR.resolve("t0_seed7_p3.pkl");
 
   @TempDir
   Path dir;
@@ -82,7 +88,7 @@ class StreamingConversionTest {
   @ParameterizedTest
   @ValueSource(booleans = {true, false})
   void exporterHoldsOneParameterAtATimeAndClosesEveryOne(boolean fold) throws IOException {
-    NFNetConfig t0 = VariantJson.load(TestFiles.T0_DIR.resolve("reference.json"));
+    NFNetConfig t0 = VariantJson.load(T0_DIR.resolve("reference.json"));
     try (ConversionInput in = ConversionInput.open(T0, t0, ReadOptions.defaults(), true)) {
       Tracker tracker = new Tracker(in.float32Tensors());
       new NFNetExporter(in.config()).parameters(tracker).fold(fold).export(dir.resolve("m"));
@@ -109,7 +115,7 @@ class StreamingConversionTest {
 
   @Test
   void tensorsAreFilledInPlaceWithTheFileValues() throws IOException {
-    NFNetConfig t0 = VariantJson.load(TestFiles.T0_DIR.resolve("reference.json"));
+    NFNetConfig t0 = VariantJson.load(T0_DIR.resolve("reference.json"));
     try (ConversionInput in = ConversionInput.open(T0, t0, ReadOptions.defaults(), true)) {
       Function<ParameterSpec, TFloat32> values = in.float32Tensors();
       for (ParameterSpec s : in.parameters()) {
@@ -130,7 +136,7 @@ class StreamingConversionTest {
 
   @Test
   void aNaNFoundWhileStreamingNamesTheParameterAndLeavesNoOutput() throws IOException {
-    NFNetConfig t0 = VariantJson.load(TestFiles.T0_DIR.resolve("reference.json"));
+    NFNetConfig t0 = VariantJson.load(T0_DIR.resolve("reference.json"));
     String victim = "NFNet/~/nf_block_1/~/conv1/w";
     Path file = dir.resolve("nan.pkl");
     Files.copy(T0, file);
