@@ -113,7 +113,7 @@ public final class Pretrained {
         throw new IllegalArgumentException(model + " already exists and " + problem
             + "; remove it or choose another output directory");
       }
-      o.listener().note("replacing the cached model " + model + ": it " + problem);
+      o.listener().note("the cached model " + model + " " + problem + "; pulling the release again");
       replace = true;
     }
     Path weights = o.cache().weights(r);

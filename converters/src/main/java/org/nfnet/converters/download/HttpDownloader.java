@@ -116,8 +116,8 @@ public final class HttpDownloader {
       Files.deleteIfExists(part);
       throw new DownloadException(uri, -1, "md5 mismatch for " + uri + ": downloaded " + t.bytes
           + " bytes with md5 " + t.md5 + ", but the release file " + target.getFileName() + " has md5 "
-          + expectedMd5 + ". The download was deleted; check the mirror (or skip verification, "
-          + "at your own risk).");
+          + expectedMd5 + ". The download was deleted; check the mirror, or turn off md5 "
+          + "verification (pull --no-verify) at your own risk.");
     }
     Files.move(part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     return new Result(target, t.md5, t.bytes, t.resumed);
