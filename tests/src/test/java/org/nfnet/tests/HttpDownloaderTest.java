@@ -174,4 +174,28 @@ class HttpDownloaderTest {
     assertTrue(e.getMessage().contains("limit of 1000"), e.getMessage());
     assertFalse(Files.exists(target));
   }
+  @Test
+  void aSecondDownloaderOfTheSameFileIsToldSoAndLeavesItAlone() throws Exception {
+    Path part = WeightCache.part(target);
+    Files.createDirectories(part.getParent());
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(part,
+        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
+        java.nio.channels.FileLock held = ch.lock()) {
+      java.io.IOException e = assertThrows(java.io.IOException.class,
+          () -> new HttpDownloader().download(uri, target, md5, listener));
+      assertTrue(e.getMessage().contains("another download") && e.getMessage().contains(part.toString()), e.getMessage());
+    }
+    assertEquals(List.of(), server.requests());
+  }
+
+  @Test
+  void anUnwritableCacheNamesThePath() throws Exception {
+    Path notADir = dir.resolve("file.txt");
+    Files.writeString(notADir, "x");
+    Path bad = notADir.resolve("cache").resolve(ReleaseServer.T0_FILE);
+    java.io.IOException e = assertThrows(java.io.IOException.class,
+        () -> new HttpDownloader().download(uri, bad, md5, listener));
+    assertTrue(e.getMessage().contains("cannot write the download " + WeightCache.part(bad)), e.getMessage());
+    assertEquals("x", Files.readString(notADir));
+  }
 }

@@ -95,12 +95,9 @@ public final class HttpDownloader {
    *     partial file is deleted)
    */
   public Result download(URI uri, Path target, String expectedMd5, DownloadListener listener) throws IOException {
-    Path dir = target.toAbsolutePath().getParent();
-    Files.createDirectories(dir);
-    Path part = WeightCache.part(target);
+    Path part = WeightCache.part(target.toAbsolutePath());
     Transfer t;
-    try (FileChannel ch = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.READ,
-        StandardOpenOption.WRITE); FileLock lock = lock(ch, part)) {
+    try (FileChannel ch = openPart(part); FileLock lock = lock(ch, part)) {
       long have = ch.size();
       t = transfer(uri, part, ch, have, listener);
       if (t == null) { // the server refused or garbled the range: one full download
@@ -177,6 +174,7 @@ public final class HttpDownloader {
       throw new DownloadException(uri, status, "GET " + uri + ": the server announces " + total
           + " bytes, more than the limit of " + maxBytes);
     }
+    checkSpace(uri, part, total - start);
     ch.truncate(start);
     PartFileSink sink = new PartFileSink(ch, start, md, maxBytes);
     listener.started(uri, start, total);
@@ -229,6 +227,27 @@ public final class HttpDownloader {
             + (total >= 0 ? " of " + total : "") + " bytes (" + describe(c) + "); " + part
             + " is kept and the next attempt resumes it", c);
       }
+    }
+  }
+
+  private static FileChannel openPart(Path part) throws IOException {
+    try {
+      Files.createDirectories(part.getParent());
+      return FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    } catch (IOException e) {
+      throw new IOException("cannot write the download " + part + " (" + describe(e) + ")", e);
+    }
+  }
+
+  /** Fails before the transfer if the disk cannot hold the rest of the file. */
+  private static void checkSpace(URI uri, Path part, long needed) throws IOException {
+    if (needed <= 0) {
+      return;
+    }
+    long free = Files.getFileStore(part).getUsableSpace();
+    if (free < needed) {
+      throw new DownloadException(uri, -1, "not enough disk space for " + uri + ": " + needed
+          + " more bytes needed in " + part.getParent() + ", " + free + " available");
     }
   }
 
