@@ -104,17 +104,12 @@ public final class NFNetModel implements AutoCloseable {
     return load(dir, null);
   }
 
-  /**
-   * DeepMind's pretrained NFNet-F0..F6 by name, ready to run: downloads the release file into
-   * {@code ~/.cache/nfnet} (or {@code $NFNET_CACHE}) from DeepMind's bucket (or
-   * {@code $NFNET_WEIGHTS_URL}), checks its md5, converts it with ImageNet labels and loads it;
-   * later calls reuse the cached model. See {@link Pretrained}.
-   */
+  /** DeepMind's pretrained NFNet-F0..F6, downloaded and converted on first use ({@link Pretrained}). */
   public static NFNetModel pretrained(String name) throws IOException {
     return pretrained(name, Pretrained.Options.defaults());
   }
 
-  /** {@link #pretrained(String)} with another cache directory, mirror URL, verification or listener. */
+  /** {@link #pretrained(String)} with another cache directory, mirror, verification or listener. */
   public static NFNetModel pretrained(String name, Pretrained.Options options) throws IOException {
     return load(Pretrained.pull(name, options).model());
   }
