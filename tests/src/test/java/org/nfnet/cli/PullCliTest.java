@@ -103,4 +103,31 @@ class PullCliTest {
     assertEquals(2, nfnet(wrong, "pull", "T0", "--from", "ftp://example.org/x", "--cache", cache.toString()));
     assertTrue(text(err).contains("must be an http:// or https:// URL"));
   }
+  /**
+   * A child process with only the environment set: NFNET_WEIGHTS_URL=http://host:port/dir makes
+   * `pull F0` fetch dir/F0_haiku.npz into $NFNET_CACHE and check it against DeepMind's real F0
+   * md5. The mirror serves other bytes under that name, so the pull must fail naming both sums
+   * and leave the cache empty.
+   */
+  @Test
+  void environmentMirrorAndCacheWithDeepMindsMd5() throws Exception {
+    byte[] notF0 = ReleaseServer.read(ReleaseServer.T0_SERVED);
+    server.put("F0_haiku.npz", notF0);
+    Path cache = dir.resolve("env-cache");
+    Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+    ProcessBuilder pb = new ProcessBuilder(java.toString(), "-cp", System.getProperty("java.class.path"),
+        Main.class.getName(), "pull", "F0").redirectErrorStream(true);
+    pb.environment().put("NFNET_WEIGHTS_URL", server.baseUrl());
+    pb.environment().put("NFNET_CACHE", cache.toString());
+    Process p = pb.start();
+    String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertEquals(2, p.waitFor(), output);
+    assertEquals("/dm-nfnets/F0_haiku.npz", server.requests().get(0).path());
+    assertTrue(output.contains("downloading " + server.baseUrl() + "/F0_haiku.npz"), output);
+    assertTrue(output.contains("error: md5 mismatch") && output.contains(ReleaseServer.md5(notF0))
+        && output.contains("0a41039da1cb43adf47f1b7d86ddfe0f"), output);
+    try (var left = Files.walk(cache)) {
+      assertEquals(1, left.count(), "the cache must hold nothing after a failed pull");
+    }
+  }
 }

@@ -152,6 +152,7 @@ class HttpDownloaderTest {
     assertEquals(404, e.status());
     assertTrue(e.getMessage().contains(missing.toString()) && e.getMessage().contains("HTTP 404"), e.getMessage());
     assertFalse(Files.exists(target));
+    assertFalse(Files.exists(WeightCache.part(target)), "nothing to resume, so no .part either");
   }
 
   @Test

@@ -96,28 +96,40 @@ public final class HttpDownloader {
    */
   public Result download(URI uri, Path target, String expectedMd5, DownloadListener listener) throws IOException {
     Path part = WeightCache.part(target.toAbsolutePath());
-    Transfer t;
+    // Everything below happens under the lock, including the md5 verdict and the rename, so a
+    // second process never sees (or resumes into) a file this one is about to delete or rename.
     try (FileChannel ch = openPart(part); FileLock lock = lock(ch, part)) {
-      long have = ch.size();
-      t = transfer(uri, part, ch, have, listener);
-      if (t == null) { // the server refused or garbled the range: one full download
-        ch.truncate(0);
-        t = transfer(uri, part, ch, 0, listener);
-        if (t == null) {
-          throw new DownloadException(uri, -1, "GET " + uri + ": the server answered a full request like a range request");
-        }
+      Transfer t;
+      try {
+        t = transferAll(uri, part, ch, listener);
+      } catch (IOException | RuntimeException e) {
+        deleteIfEmpty(part); // nothing to resume (e.g. after a 404): leave no trace
+        throw e;
       }
-      ch.force(true);
+      if (expectedMd5 != null && !t.md5.equals(expectedMd5)) {
+        Files.deleteIfExists(part);
+        throw new DownloadException(uri, -1, "md5 mismatch for " + uri + ": downloaded " + t.bytes
+            + " bytes with md5 " + t.md5 + ", but the release file " + target.getFileName() + " has md5 "
+            + expectedMd5 + ". The download was deleted; check the mirror, or turn off md5 "
+            + "verification (pull --no-verify) at your own risk.");
+      }
+      Files.move(part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      return new Result(target, t.md5, t.bytes, t.resumed);
     }
-    if (expectedMd5 != null && !t.md5.equals(expectedMd5)) {
-      Files.deleteIfExists(part);
-      throw new DownloadException(uri, -1, "md5 mismatch for " + uri + ": downloaded " + t.bytes
-          + " bytes with md5 " + t.md5 + ", but the release file " + target.getFileName() + " has md5 "
-          + expectedMd5 + ". The download was deleted; check the mirror, or turn off md5 "
-          + "verification (pull --no-verify) at your own risk.");
+  }
+
+  /** Resumes (or starts) the transfer; falls back once to a full download if the range is refused. */
+  private Transfer transferAll(URI uri, Path part, FileChannel ch, DownloadListener listener) throws IOException {
+    Transfer t = transfer(uri, part, ch, ch.size(), listener);
+    if (t == null) {
+      ch.truncate(0);
+      t = transfer(uri, part, ch, 0, listener);
+      if (t == null) {
+        throw new DownloadException(uri, -1, "GET " + uri + ": the server answered a full request like a range request");
+      }
     }
-    Files.move(part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    return new Result(target, t.md5, t.bytes, t.resumed);
+    ch.force(true);
+    return t;
   }
 
   private record Transfer(String md5, long bytes, boolean resumed) {}
@@ -227,6 +239,16 @@ public final class HttpDownloader {
             + (total >= 0 ? " of " + total : "") + " bytes (" + describe(c) + "); " + part
             + " is kept and the next attempt resumes it", c);
       }
+    }
+  }
+
+  private static void deleteIfEmpty(Path part) {
+    try {
+      if (Files.isRegularFile(part) && Files.size(part) == 0) {
+        Files.delete(part);
+      }
+    } catch (IOException ignored) {
+      // best effort: an empty .part is harmless
     }
   }
 
