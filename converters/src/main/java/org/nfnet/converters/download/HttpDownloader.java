@@ -222,8 +222,9 @@ public final class HttpDownloader {
           lastChange = now;
         } else if (now - lastChange > idleTimeout.toNanos()) {
           sink.cancel();
-          throw new DownloadException(uri, -1, "no data from " + uri + " for " + idleTimeout.toSeconds()
-              + " s after " + bytes + " bytes; " + part + " is kept and the next attempt resumes it");
+          throw new DownloadException(uri, -1, "no data from " + uri + " for "
+              + (idleTimeout.toMillis() % 1000 == 0 ? idleTimeout.toSeconds() + " s" : idleTimeout.toMillis() + " ms")
+              + " after " + bytes + " bytes; " + part + " is kept and the next attempt resumes it");
         }
       } catch (InterruptedException e) {
         sink.cancel();
