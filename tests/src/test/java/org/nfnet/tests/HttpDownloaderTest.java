@@ -65,6 +65,7 @@ class HttpDownloaderTest {
     assertFalse(r.resumed());
     assertFalse(Files.exists(WeightCache.part(target)));
     assertEquals(List.of(new ReleaseServer.Request("/dm-nfnets/T0_haiku.npz", null, 200)), server.requests());
+    assertFalse(Files.exists(target.resolveSibling("T0_haiku.npz.part.validator")));
   }
 
   @Test
@@ -198,5 +199,24 @@ class HttpDownloaderTest {
         () -> new HttpDownloader().download(uri, bad, md5, listener));
     assertTrue(e.getMessage().contains("cannot write the download " + WeightCache.part(bad)), e.getMessage());
     assertEquals("x", Files.readString(notADir));
+  }
+  @Test
+  void aFileChangedOnTheServerIsNotSplicedOntoAnOldPart() throws Exception {
+    server.cutOnceAfter = 300_000;
+    assertThrows(DownloadException.class, () -> new HttpDownloader().download(uri, target, null, listener));
+    // the mirror now holds another file under the same name
+    byte[] changed = file.clone();
+    for (int i = 0; i < changed.length; i += 4096) {
+      changed[i] ^= 0x5a;
+    }
+    server.put(ReleaseServer.T0_FILE, changed);
+    // no md5 to catch it: only If-Range keeps the old head from being glued to the new tail
+    HttpDownloader.Result r = new HttpDownloader().download(uri, target, null, listener);
+    ReleaseServer.Request last = server.requests().get(server.requests().size() - 1);
+    assertEquals("\"" + md5 + "\"", last.ifRange(), "If-Range carries the old file's ETag");
+    assertEquals(200, last.status());
+    assertFalse(r.resumed());
+    assertArrayEquals(changed, Files.readAllBytes(target));
+    assertFalse(Files.exists(target.resolveSibling("T0_haiku.npz.part.validator")));
   }
 }

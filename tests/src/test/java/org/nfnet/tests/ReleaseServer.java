@@ -38,7 +38,11 @@ public final class ReleaseServer implements AutoCloseable {
   private static final Pattern RANGE = Pattern.compile("bytes=(\\d+)-");
 
   /** One request as the server saw it. */
-  public record Request(String path, String range, int status) {}
+  public record Request(String path, String range, int status, String ifRange) {
+    Request(String path, String range, int status) {
+      this(path, range, status, null);
+    }
+  }
 
   private final HttpServer server;
   private final Map<String, byte[]> files = new ConcurrentHashMap<>();
@@ -119,8 +123,13 @@ public final class ReleaseServer implements AutoCloseable {
       }
       long start = 0;
       int status = 200;
+      String etag = "\"" + md5(body) + "\"";
+      String ifRange = ex.getRequestHeaders().getFirst("If-Range");
+      ex.getResponseHeaders().set("ETag", etag);
       Matcher m = range == null ? null : RANGE.matcher(range);
-      if (m != null && m.matches() && !ignoreRange) {
+      // RFC 9110 If-Range: a validator that no longer matches means "send the whole new file"
+      boolean sameFile = ifRange == null || ifRange.equals(etag);
+      if (m != null && m.matches() && !ignoreRange && sameFile) {
         start = Long.parseLong(m.group(1));
         if (start >= body.length) {
           requests.add(new Request(path, range, 416));
@@ -132,7 +141,7 @@ public final class ReleaseServer implements AutoCloseable {
         long shown = wrongRangeStart >= 0 ? wrongRangeStart : start;
         ex.getResponseHeaders().set("Content-Range", "bytes " + shown + "-" + (body.length - 1) + "/" + body.length);
       }
-      requests.add(new Request(path, range, status));
+      requests.add(new Request(path, range, status, ex.getRequestHeaders().getFirst("If-Range")));
       long length = body.length - start;
       ex.sendResponseHeaders(status, length);
       long cut = cutOnceAfter;

@@ -31,7 +31,9 @@ import java.util.regex.Pattern;
  * Downloads one file over HTTP(S) with the JDK client, resumably and verified:
  * <ul>
  *   <li>bytes go to {@code FILE.part} beside the target; an interrupted transfer keeps it, and the
- *       next call asks for the rest with {@code Range: bytes=N-}. A {@code 206} must carry a
+ *       next call asks for the rest with {@code Range: bytes=N-} and {@code If-Range} (the
+ *       ETag or Last-Modified saved in {@code FILE.part.validator}, so a file replaced on the
+ *       server comes whole instead of being spliced onto the old head). A {@code 206} must carry a
  *       matching {@code Content-Range}; a {@code 200} (server ignores ranges) restarts from byte 0;
  *       a {@code 416} or a mismatched range restarts once with a full download;</li>
  *   <li>the md5 is computed while streaming (a resumed prefix is hashed from disk first); on a
@@ -106,6 +108,7 @@ public final class HttpDownloader {
         deleteIfEmpty(part); // nothing to resume (e.g. after a 404): leave no trace
         throw e;
       }
+      Files.deleteIfExists(validatorFile(part));
       if (expectedMd5 != null && !t.md5.equals(expectedMd5)) {
         Files.deleteIfExists(part);
         throw new DownloadException(uri, -1, "md5 mismatch for " + uri + ": downloaded " + t.bytes
@@ -141,6 +144,9 @@ public final class HttpDownloader {
     HttpRequest.Builder req = HttpRequest.newBuilder(uri).GET().timeout(idleTimeout);
     if (offset > 0) {
       req.header("Range", "bytes=" + offset + "-");
+      // If-Range: resume only if the server's file is still the one the part came from;
+      // otherwise the server sends the new file whole (200) instead of splicing its tail on.
+      readValidator(part).ifPresent(v -> req.header("If-Range", v));
     }
     HttpResponse<Flow.Publisher<List<ByteBuffer>>> resp;
     try {
@@ -173,6 +179,7 @@ public final class HttpDownloader {
       }
       start = 0;
       total = resp.headers().firstValueAsLong("Content-Length").orElse(-1);
+      writeValidator(part, resp);
     } else if (status == 416 && offset > 0) {
       discard(resp);
       listener.note("the server cannot resume at byte " + offset + " (HTTP 416); downloading from the start");
@@ -243,10 +250,40 @@ public final class HttpDownloader {
     }
   }
 
+  /**
+   * The file next to {@code FILE.part} holding the server's validator of the file being
+   * downloaded (a strong ETag, else Last-Modified), sent as If-Range when resuming.
+   */
+  static Path validatorFile(Path part) {
+    return part.resolveSibling(part.getFileName() + ".validator");
+  }
+
+  private static java.util.Optional<String> readValidator(Path part) throws IOException {
+    Path f = validatorFile(part);
+    if (!Files.isRegularFile(f)) {
+      return java.util.Optional.empty();
+    }
+    String v = Files.readString(f).strip();
+    return v.isEmpty() || v.length() > 512 || v.chars().anyMatch(c -> c < 0x20) ? java.util.Optional.empty()
+        : java.util.Optional.of(v);
+  }
+
+  private static void writeValidator(Path part, HttpResponse<?> resp) throws IOException {
+    java.util.Optional<String> etag = resp.headers().firstValue("ETag").filter(e -> !e.startsWith("W/"));
+    java.util.Optional<String> v = etag.isPresent() ? etag : resp.headers().firstValue("Last-Modified");
+    Path f = validatorFile(part);
+    if (v.isPresent()) {
+      Files.writeString(f, v.get() + "\n");
+    } else {
+      Files.deleteIfExists(f);
+    }
+  }
+
   private static void deleteIfEmpty(Path part) {
     try {
       if (Files.isRegularFile(part) && Files.size(part) == 0) {
         Files.delete(part);
+        Files.deleteIfExists(validatorFile(part));
       }
     } catch (IOException ignored) {
       // best effort: an empty .part is harmless

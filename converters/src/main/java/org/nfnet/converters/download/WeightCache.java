@@ -5,7 +5,8 @@ import java.util.Map;
 
 /**
  * The download cache: {@code $NFNET_CACHE}, else {@code ~/.cache/nfnet}. Release files are kept as
- * {@code <cache>/F0_haiku.npz} (partial downloads as {@code F0_haiku.npz.part}), converted models
+ * {@code <cache>/F0_haiku.npz} (partial downloads as {@code F0_haiku.npz.part}, with the server's
+ * ETag/Last-Modified in {@code F0_haiku.npz.part.validator}), converted models
  * as {@code <cache>/models/F0}.
  */
 public final class WeightCache {
