@@ -1,17 +1,14 @@
 package org.nfnet.cli;
 
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.nfnet.converters.ConversionInput;
 import org.nfnet.converters.ReadOptions;
-import org.nfnet.converters.ReleaseChecksums;
 import org.nfnet.savedmodel.ExportDirectory;
 import org.nfnet.savedmodel.NFNetExporter;
+import org.nfnet.savedmodel.WeightsExport;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
 import picocli.CommandLine.Command;
@@ -128,13 +125,7 @@ final class ConvertCommand implements Callable<Integer> {
   }
 
   private Map<String, Object> card(NFNetConfig config) throws IOException {
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("source_file", weights.toAbsolutePath().toString());
-    try (FileChannel ch = FileChannel.open(weights, StandardOpenOption.READ)) {
-      m.put("source_md5", ReleaseChecksums.md5(ch));
-      m.put("source_bytes", ch.size());
-    }
-    ReleaseChecksums.expectedMd5(weights).ifPresent(md5 -> m.put("release_md5", md5));
+    Map<String, Object> m = WeightsExport.sourceCard(weights, null);
     m.put("converted_by", "nfnet convert (TensorFlow Java 1.1.0)");
     return m;
   }

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "nfnet 0.1.0 (TensorFlow Java 1.1.0)",
     description = "NFNets (Normalizer-Free Networks) for TensorFlow Java.",
-    subcommands = {DemoCommand.class, InfoCommand.class, InspectCommand.class, ConvertCommand.class, TrainCommand.class, PlotCommand.class, BenchCommand.class, LogitsCommand.class,
+    subcommands = {DemoCommand.class, InfoCommand.class, InspectCommand.class, ConvertCommand.class, PullCommand.class, TrainCommand.class, PlotCommand.class, BenchCommand.class, LogitsCommand.class,
         PredictCommand.class, ServeCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -20,11 +20,16 @@ public final class Main implements Runnable {
 
   /** Runs the CLI without exiting (tests call this). */
   public static int run(String... args) {
+    return run(CommandLine.defaultFactory(), args);
+  }
+
+  /** Runs the CLI with a picocli factory that creates the commands (tests inject dependencies). */
+  public static int run(CommandLine.IFactory factory, String... args) {
     if (System.getenv("NFNET_DEBUG") == null) {
       // Library INFO logs (e.g. which dataset files were picked) duplicate what commands print.
       java.util.logging.Logger.getLogger("").setLevel(java.util.logging.Level.WARNING);
     }
-    CommandLine cl = new CommandLine(new Main());
+    CommandLine cl = new CommandLine(new Main(), factory);
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       // Bad input (unknown variant, malformed file, ...) is reported as one clear line, not a trace.
       if (isBadInput(ex)) {

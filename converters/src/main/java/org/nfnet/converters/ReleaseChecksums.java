@@ -12,10 +12,11 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * md5 sums of DeepMind's released weight files {@code F0_haiku.npz} .. {@code F6_haiku.npz}
- * (as listed in /work/shared/reference/paper_numbers.md, taken from a third-party loader). A file
- * with one of those names must have that md5, so a corrupt or partial download is caught before
- * conversion.
+ * DeepMind's released weight files {@code F0_haiku.npz} .. {@code F6_haiku.npz}: where they are
+ * published and their md5 sums (as listed in the shared reference/paper_numbers.md, taken from a
+ * third-party loader). The one place in the code that names them: {@code convert} checks a file with
+ * one of those names against its md5, and {@code pull} (converters.download.ReleaseCatalog)
+ * downloads from {@link #RELEASE_URL}.
  */
 public final class ReleaseChecksums {
   private static final Map<String, String> MD5 = Map.of(
@@ -26,10 +27,27 @@ public final class ReleaseChecksums {
       "F4", "f5974a7e3388aa81b91a9f1403e759a4",
       "F5", "8639e925de951030651ac775b9f915c3",
       "F6", "b16cca40ac1ecec2bd5e3273866da0c1");
+  /** DeepMind's bucket; file {@code F<n>_haiku.npz} is at this URL + the file name. */
+  public static final String RELEASE_URL = "https://storage.googleapis.com/dm-nfnets/";
   private static final Pattern RELEASE_NAME = Pattern.compile("(F[0-6])_haiku\\.npz");
   private static final int BUFFER = 4 << 20;
 
   private ReleaseChecksums() {}
+
+  /** The released variants, F0 .. F6. */
+  public static java.util.List<String> variants() {
+    return MD5.keySet().stream().sorted().toList();
+  }
+
+  /** The release file name of a variant: {@code F0_haiku.npz}. */
+  public static String fileName(String variant) {
+    return variant + "_haiku.npz";
+  }
+
+  /** The md5 of a released variant's file, if it is one of F0 .. F6. */
+  public static Optional<String> md5Of(String variant) {
+    return Optional.ofNullable(MD5.get(variant));
+  }
 
   /** The expected md5 if the file name is one of the release names, else empty. */
   public static Optional<String> expectedMd5(Path file) {

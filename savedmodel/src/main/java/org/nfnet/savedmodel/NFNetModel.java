@@ -104,6 +104,16 @@ public final class NFNetModel implements AutoCloseable {
     return load(dir, null);
   }
 
+  /** DeepMind's pretrained NFNet-F0..F6, downloaded and converted on first use ({@link Pretrained}). */
+  public static NFNetModel pretrained(String name) throws IOException {
+    return pretrained(name, Pretrained.Options.defaults());
+  }
+
+  /** {@link #pretrained(String)} with another cache directory, mirror, verification or listener. */
+  public static NFNetModel pretrained(String name, Pretrained.Options options) throws IOException {
+    return load(Pretrained.pull(name, options).model());
+  }
+
   /**
    * Loads an export directory with a session config (thread pools, graph optimizer options);
    * null means TensorFlow's defaults.
