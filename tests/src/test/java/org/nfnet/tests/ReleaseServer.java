@@ -28,12 +28,8 @@ import org.nfnet.zoo.VariantJson;
  * request, and can misbehave on purpose (cut a transfer short, ignore Range, stall).
  */
 public final class ReleaseServer implements AutoCloseable {
-  /**
-   * The T0 weights served as the "release" file. Plain layout for now; switch this one line to
-   * {@code t0_seed5_release.pkl} once the strict reader accepts DeepMind's release layout (both
-   * files hold the same arrays, so every expectation stays the same).
-   */
-  public static final Path T0_SERVED = Fixtures.t0().resolve("t0_seed5_p3.pkl");
+  /** The T0 weights served as the "release" file, in the byte layout of DeepMind's F0-F6 files. */
+  public static final Path T0_SERVED = Fixtures.t0().resolve("t0_seed5_release.pkl");
   public static final String T0_FILE = "T0_haiku.npz";
   private static final Pattern RANGE = Pattern.compile("bytes=(\\d+)-");
 
