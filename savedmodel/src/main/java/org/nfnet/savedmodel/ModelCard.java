@@ -85,6 +85,14 @@ public final class ModelCard {
   /** Reads {@code model_card.json} of an export. */
   @SuppressWarnings("unchecked")
   public static Map<String, Object> read(Path dir) throws IOException {
-    return MAPPER.readValue(dir.resolve(JSON).toFile(), Map.class);
+    Path f = dir.resolve(JSON);
+    if (!Files.isRegularFile(f)) {
+      throw new IOException("missing " + f + " (not an export of this tool?)");
+    }
+    try {
+      return MAPPER.readValue(f.toFile(), Map.class);
+    } catch (com.fasterxml.jackson.core.JacksonException e) {
+      throw new IOException("corrupt " + f + ": " + e.getOriginalMessage(), e);
+    }
   }
 }

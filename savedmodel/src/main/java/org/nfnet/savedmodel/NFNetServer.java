@@ -358,7 +358,7 @@ public final class NFNetServer implements AutoCloseable {
         h = ih;
         w = iw;
         try {
-          model.checkSize("", h, w);
+          model.decoder().checkSize("", h, w);
         } catch (IllegalArgumentException e) {
           throw new HttpError(400, e.getMessage());
         }
