@@ -313,6 +313,19 @@ public final class NFNetModel implements AutoCloseable {
     }
   }
 
+  /**
+   * Runs any signature of the export ({@link #metaGraphDef()} lists them) on named input tensors;
+   * the caller closes the result. Used by the REST server, which reaches every signature.
+   */
+  public Result run(String signature, Map<String, Tensor> inputs) {
+    return call(signature, inputs);
+  }
+
+  /** The export's meta graph (tag {@code serve}): signature defs with dtypes, shapes and names. */
+  public org.tensorflow.proto.MetaGraphDef metaGraphDef() {
+    return bundle.metaGraphDef();
+  }
+
   private Outputs heads(String signature, String input, Tensor t) {
     try (Result r = call(signature, Map.of(input, t))) {
       float[][] logits = matrix((TFloat32) r.get("logits").orElseThrow());

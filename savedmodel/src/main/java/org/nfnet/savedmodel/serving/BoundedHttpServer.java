@@ -1,0 +1,498 @@
+package org.nfnet.savedmodel.serving;
+
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A small HTTP/1.1 server whose every wait is bounded (see {@link HttpLimits}).
+ *
+ * <p>Why not the JDK's {@code com.sun.net.httpserver}: it has no per-read or header timeout (its
+ * only knobs are JVM-wide {@code sun.net.httpserver.*} system properties, which a library must not
+ * set), it reads headers and bodies on the handler pool so eight slow clients stall eight threads,
+ * and it cannot refuse a declared oversize body before the client sends it (no control over
+ * {@code 100 Continue}). Here each connection has its own thread up to {@code maxConnections}
+ * (a blocking socket with a timeout per read is the simplest way to bound every wait; a slow
+ * client costs one parked thread, never a worker), headers and bodies are read under a deadline,
+ * and admission ({@code maxInFlight}, 429) happens after the headers, before the body.
+ *
+ * <p>Supports Content-Length and chunked bodies, {@code Expect: 100-continue}, keep-alive. An
+ * error response that leaves request bytes unread closes the connection gracefully (FIN, then a
+ * short bounded drain) so that clients read the status instead of a TCP reset.
+ */
+public final class BoundedHttpServer implements AutoCloseable {
+  /** A parsed request; the body stream enforces the cap and the deadline. */
+  public record Request(String method, String path, Map<String, String> headers, InputStream body) {}
+
+  /** A complete response. */
+  public record Response(int status, String contentType, byte[] body) {
+    public static Response json(int status, byte[] body) {
+      return new Response(status, "application/json", body);
+    }
+  }
+
+  /** Handles one admitted request. */
+  @FunctionalInterface
+  public interface Handler {
+    Response handle(Request request) throws IOException, HttpStatusException;
+  }
+
+  private static final long DRAIN_MILLIS = 1000;
+  private static final long DRAIN_BYTES = 1 << 20;
+
+  private final HttpLimits limits;
+  private final Handler handler;
+  private final ServerSocket socket;
+  private final ThreadPoolExecutor connections;
+  private final ThreadPoolExecutor rejecter;
+  private final Semaphore inFlight;
+  private final Thread acceptor;
+  private volatile boolean closed;
+
+  private BoundedHttpServer(ServerSocket socket, HttpLimits limits, Handler handler) {
+    this.socket = socket;
+    this.limits = limits;
+    this.handler = handler;
+    this.inFlight = new Semaphore(limits.maxInFlight());
+    this.connections = new ThreadPoolExecutor(0, limits.maxConnections(), 30, TimeUnit.SECONDS,
+        new SynchronousQueue<>(), r -> daemon(r, "nfnet-http"));
+    this.rejecter = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(256),
+        r -> daemon(r, "nfnet-http-reject"));
+    this.acceptor = daemon(this::acceptLoop, "nfnet-http-accept");
+  }
+
+  /**
+   * Binds {@code host:port} (port 0: any free port) and starts accepting.
+   *
+   * @throws IOException naming the address when the port is in use or cannot be bound
+   */
+  public static BoundedHttpServer start(String host, int port, HttpLimits limits, Handler handler)
+      throws IOException {
+    ServerSocket s = new ServerSocket();
+    try {
+      s.setReuseAddress(true);
+      // a deep backlog so that a burst of connections queues in the kernel instead of being refused
+      s.bind(new InetSocketAddress(host, port), Math.max(1024, limits.maxConnections()));
+    } catch (BindException e) {
+      s.close();
+      throw new IOException("cannot listen on " + host + ":" + port + ": "
+          + (e.getMessage() != null && e.getMessage().contains("in use")
+              ? "port " + port + " is already in use" : e.getMessage()), e);
+    } catch (IOException | RuntimeException e) {
+      s.close();
+      throw new IOException("cannot listen on " + host + ":" + port + ": " + e.getMessage(), e);
+    }
+    BoundedHttpServer server = new BoundedHttpServer(s, limits, handler);
+    server.acceptor.start();
+    return server;
+  }
+
+  public int port() {
+    return socket.getLocalPort();
+  }
+
+  public HttpLimits limits() {
+    return limits;
+  }
+
+  private static Thread daemon(Runnable r, String name) {
+    Thread t = new Thread(r, name);
+    t.setDaemon(true);
+    return t;
+  }
+
+  private void acceptLoop() {
+    while (!closed) {
+      Socket c;
+      try {
+        c = socket.accept();
+      } catch (IOException e) {
+        if (closed) {
+          return;
+        }
+        continue;
+      }
+      try {
+        connections.execute(() -> serve(c));
+      } catch (RejectedExecutionException full) {
+        try {
+          rejecter.execute(() -> refuse(c, 503, "too many open connections (limit "
+              + limits.maxConnections() + ")"));
+        } catch (RejectedExecutionException alsoFull) {
+          closeQuietly(c);
+        }
+      }
+    }
+  }
+
+  private void refuse(Socket c, int status, String message) {
+    try {
+      c.setSoTimeout((int) DRAIN_MILLIS);
+      write(c.getOutputStream(), status, "application/json", error(message), false);
+    } catch (IOException ignored) {
+      // the client is gone
+    }
+    lingeringClose(c);
+  }
+
+  /** One connection: requests in sequence while keep-alive lasts. */
+  private void serve(Socket c) {
+    try (c) {
+      c.setTcpNoDelay(true);
+      DeadlineInput in = new DeadlineInput(c);
+      OutputStream out = new BufferedOutputStream(c.getOutputStream(), 16 << 10);
+      boolean first = true;
+      while (!closed) {
+        long idle = (first ? limits.headerTimeout() : limits.keepAliveTimeout()).toMillis();
+        in.deadline(System.currentTimeMillis() + idle, idle);
+        if (in.peek() < 0) {
+          return; // client closed an idle connection
+        }
+        first = false;
+        if (!serveOne(c, in, out)) {
+          lingeringClose(c);
+          return;
+        }
+      }
+    } catch (IOException e) {
+      // idle timeout or client gone: nothing to answer
+    }
+  }
+
+  /** Serves one request; returns whether the connection may be reused. */
+  private boolean serveOne(Socket c, DeadlineInput in, OutputStream out) throws IOException {
+    long start = System.currentTimeMillis();
+    in.deadline(start + limits.headerTimeout().toMillis(), limits.headerTimeout().toMillis());
+    Head head;
+    try {
+      head = Head.read(in, limits.maxHeaderBytes());
+    } catch (SocketTimeoutException e) {
+      sendQuietly(out, 408, "request headers not received within "
+          + limits.headerTimeout().toMillis() + " ms");
+      return false;
+    } catch (HttpStatusException e) {
+      sendQuietly(out, e.status(), e.getMessage());
+      return false;
+    }
+    boolean keepAlive = head.keepAlive();
+    long declared;
+    try {
+      declared = head.contentLength();
+    } catch (HttpStatusException e) {
+      sendQuietly(out, e.status(), e.getMessage());
+      return false;
+    }
+    if (declared > limits.maxBodyBytes()) {
+      sendQuietly(out, 413, "request body of " + declared + " bytes exceeds the limit of "
+          + limits.maxBodyBytes() + " bytes");
+      return false;
+    }
+    if (!inFlight.tryAcquire()) {
+      sendQuietly(out, 429, "too many requests in flight (limit " + limits.maxInFlight() + ")");
+      return false;
+    }
+    try {
+      if (head.expectsContinue() && declared != 0) {
+        out.write("HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+        out.flush();
+      }
+      long readMs = limits.readTimeout().toMillis();
+      in.deadline(start + limits.requestDeadline().toMillis(), readMs);
+      BodyInput body = new BodyInput(in, declared, limits.maxBodyBytes());
+      Response r;
+      try {
+        r = handler.handle(new Request(head.method, head.path, head.headers, body));
+        keepAlive &= body.drainQuietly();
+      } catch (HttpStatusException e) {
+        r = Response.json(e.status(), error(e.getMessage()));
+        keepAlive &= body.drainQuietly();
+      } catch (BodyInput.TooLarge e) {
+        sendQuietly(out, 413, e.getMessage());
+        return false;
+      } catch (SocketTimeoutException e) {
+        sendQuietly(out, 408, "request body not received within the time limit ("
+            + readMs + " ms without data or " + limits.requestDeadline().toMillis() + " ms in total)");
+        return false;
+      }
+      write(out, r.status(), r.contentType(), r.body(), keepAlive);
+      return keepAlive;
+    } finally {
+      inFlight.release();
+    }
+  }
+
+  private void sendQuietly(OutputStream out, int status, String message) {
+    try {
+      write(out, status, "application/json", error(message), false);
+    } catch (IOException ignored) {
+      // client gone
+    }
+  }
+
+  static byte[] error(String message) {
+    return ("{\"error\": \"" + new String(JsonStringEncoder.getInstance().quoteAsString(message)) + "\"}")
+        .getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static void write(OutputStream out, int status, String type, byte[] body, boolean keepAlive)
+      throws IOException {
+    String head = "HTTP/1.1 " + status + " " + reason(status) + "\r\nContent-Type: " + type
+        + "\r\nContent-Length: " + body.length + "\r\nConnection: " + (keepAlive ? "keep-alive" : "close")
+        + "\r\n\r\n";
+    out.write(head.getBytes(StandardCharsets.ISO_8859_1));
+    out.write(body);
+    out.flush();
+  }
+
+  private static String reason(int s) {
+    return switch (s) {
+      case 200 -> "OK";
+      case 400 -> "Bad Request";
+      case 404 -> "Not Found";
+      case 405 -> "Method Not Allowed";
+      case 408 -> "Request Timeout";
+      case 411 -> "Length Required";
+      case 413 -> "Payload Too Large";
+      case 429 -> "Too Many Requests";
+      case 431 -> "Request Header Fields Too Large";
+      case 501 -> "Not Implemented";
+      case 503 -> "Service Unavailable";
+      default -> s >= 500 ? "Server Error" : "Error";
+    };
+  }
+
+  /**
+   * Sends FIN, then reads and discards what the client still sends (bounded in bytes and time)
+   * before closing: closing with unread input would make the kernel answer with a TCP reset,
+   * which can destroy the response before the client reads it.
+   */
+  private static void lingeringClose(Socket c) {
+    try {
+      c.shutdownOutput();
+      c.setSoTimeout(200);
+      InputStream in = c.getInputStream();
+      byte[] buf = new byte[8192];
+      long end = System.currentTimeMillis() + DRAIN_MILLIS;
+      long total = 0;
+      while (total < DRAIN_BYTES && System.currentTimeMillis() < end) {
+        int r;
+        try {
+          r = in.read(buf);
+        } catch (SocketTimeoutException e) {
+          continue;
+        }
+        if (r < 0) {
+          break;
+        }
+        total += r;
+      }
+    } catch (IOException ignored) {
+      // the client is gone
+    } finally {
+      closeQuietly(c);
+    }
+  }
+
+  private static void closeQuietly(Socket c) {
+    try {
+      c.close();
+    } catch (IOException ignored) {
+      // nothing to do
+    }
+  }
+
+  /** Stops accepting and closes the listening socket; open connections finish their request. */
+  @Override
+  public void close() {
+    closed = true;
+    try {
+      socket.close();
+    } catch (IOException ignored) {
+      // already closed
+    }
+    connections.shutdown();
+    rejecter.shutdown();
+    try {
+      connections.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Request line and headers. */
+  static final class Head {
+    String method;
+    String path;
+    String version;
+    final Map<String, String> headers = new LinkedHashMap<>();
+
+    static Head read(DeadlineInput in, int maxBytes) throws IOException, HttpStatusException {
+      Head h = new Head();
+      String line = in.readLine(maxBytes);
+      String[] parts = line.split(" ");
+      if (parts.length != 3 || !parts[2].startsWith("HTTP/1.")) {
+        throw new HttpStatusException(400, "malformed request line");
+      }
+      h.method = parts[0];
+      h.path = parts[1];
+      h.version = parts[2];
+      int used = line.length();
+      while (true) {
+        String l = in.readLine(maxBytes - used);
+        used += l.length() + 2;
+        if (l.isEmpty()) {
+          return h;
+        }
+        int colon = l.indexOf(':');
+        if (colon <= 0) {
+          throw new HttpStatusException(400, "malformed header line");
+        }
+        String name = l.substring(0, colon).trim().toLowerCase(Locale.ROOT);
+        String value = l.substring(colon + 1).trim();
+        if (h.headers.containsKey(name) && name.equals("content-length")
+            && !h.headers.get(name).equals(value)) {
+          throw new HttpStatusException(400, "conflicting Content-Length headers");
+        }
+        h.headers.merge(name, value, (a, b) -> a + ", " + b);
+      }
+    }
+
+    boolean keepAlive() {
+      String conn = headers.getOrDefault("connection", "").toLowerCase(Locale.ROOT);
+      return version.equals("HTTP/1.1") ? !conn.contains("close") : conn.contains("keep-alive");
+    }
+
+    boolean expectsContinue() {
+      return headers.getOrDefault("expect", "").equalsIgnoreCase("100-continue");
+    }
+
+    /** The declared length, {@link BodyInput#CHUNKED} for chunked bodies, 0 for none. */
+    long contentLength() throws HttpStatusException {
+      String te = headers.get("transfer-encoding");
+      String cl = headers.get("content-length");
+      if (te != null) {
+        if (cl != null) {
+          throw new HttpStatusException(400, "both Content-Length and Transfer-Encoding given");
+        }
+        if (!te.equalsIgnoreCase("chunked")) {
+          throw new HttpStatusException(501, "unsupported Transfer-Encoding " + te);
+        }
+        return BodyInput.CHUNKED;
+      }
+      if (cl == null) {
+        return 0;
+      }
+      try {
+        long n = Long.parseLong(cl);
+        if (n < 0) {
+          throw new NumberFormatException();
+        }
+        return n;
+      } catch (NumberFormatException e) {
+        throw new HttpStatusException(400, "bad Content-Length '" + cl + "'");
+      }
+    }
+  }
+
+  /** Socket input with a per-read timeout and an overall deadline. */
+  static final class DeadlineInput extends InputStream {
+    private final Socket socket;
+    private final InputStream raw;
+    private final byte[] buf = new byte[16 << 10];
+    private int pos;
+    private int lim;
+    private long deadline;
+    private long idleMillis;
+
+    DeadlineInput(Socket socket) throws IOException {
+      this.socket = socket;
+      this.raw = socket.getInputStream();
+    }
+
+    void deadline(long atMillis, long idle) {
+      this.deadline = atMillis;
+      this.idleMillis = idle;
+    }
+
+    private boolean fill() throws IOException {
+      long left = deadline - System.currentTimeMillis();
+      if (left <= 0) {
+        throw new SocketTimeoutException("deadline passed");
+      }
+      socket.setSoTimeout((int) Math.max(1, Math.min(left, idleMillis)));
+      int r = raw.read(buf, 0, buf.length);
+      if (r < 0) {
+        return false;
+      }
+      pos = 0;
+      lim = r;
+      return true;
+    }
+
+    int peek() throws IOException {
+      if (pos < lim || fill()) {
+        return buf[pos] & 0xff;
+      }
+      return -1;
+    }
+
+    @Override
+    public int read() throws IOException {
+      if (pos < lim || fill()) {
+        return buf[pos++] & 0xff;
+      }
+      return -1;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      if (len == 0) {
+        return 0;
+      }
+      if (pos >= lim && !fill()) {
+        return -1;
+      }
+      int n = Math.min(len, lim - pos);
+      System.arraycopy(buf, pos, b, off, n);
+      pos += n;
+      return n;
+    }
+
+    /** A CRLF (or LF) terminated ISO-8859-1 line of at most {@code max} bytes. */
+    String readLine(int max) throws IOException, HttpStatusException {
+      StringBuilder sb = new StringBuilder();
+      while (true) {
+        int b = read();
+        if (b < 0) {
+          throw new SocketException("connection closed mid-request");
+        }
+        if (b == '\n') {
+          int n = sb.length();
+          return n > 0 && sb.charAt(n - 1) == '\r' ? sb.substring(0, n - 1) : sb.toString();
+        }
+        if (sb.length() >= max) {
+          throw new HttpStatusException(431, "request line and headers exceed " + max + " bytes");
+        }
+        sb.append((char) b);
+      }
+    }
+  }
+}
