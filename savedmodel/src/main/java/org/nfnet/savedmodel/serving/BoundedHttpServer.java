@@ -227,6 +227,10 @@ public final class BoundedHttpServer implements AutoCloseable {
       } catch (BodyInput.TooLarge e) {
         sendQuietly(out, 413, e.getMessage());
         return false;
+      } catch (RuntimeException e) {
+        // a bug or a closed model: answer 500 with the reason rather than dropping the connection
+        sendQuietly(out, 500, "internal error: " + e);
+        return false;
       } catch (SocketTimeoutException e) {
         sendQuietly(out, 408, "request body not received within the time limit ("
             + readMs + " ms without data or " + limits.requestDeadline().toMillis() + " ms in total)");
@@ -272,6 +276,7 @@ public final class BoundedHttpServer implements AutoCloseable {
       case 411 -> "Length Required";
       case 413 -> "Payload Too Large";
       case 429 -> "Too Many Requests";
+      case 500 -> "Internal Server Error";
       case 431 -> "Request Header Fields Too Large";
       case 501 -> "Not Implemented";
       case 503 -> "Service Unavailable";
