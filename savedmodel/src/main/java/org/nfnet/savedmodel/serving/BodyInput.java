@@ -15,14 +15,14 @@ final class BodyInput extends InputStream {
     }
   }
 
-  private final BoundedHttpServer.DeadlineInput in;
+  private final DeadlineInput in;
   private final boolean chunked;
   private final long cap;
   private long remaining; // in the current chunk, or of the whole body
   private long total;
   private boolean done;
 
-  BodyInput(BoundedHttpServer.DeadlineInput in, long declared, long cap) {
+  BodyInput(DeadlineInput in, long declared, long cap) {
     this.in = in;
     this.chunked = declared == CHUNKED;
     this.cap = cap;

@@ -9,11 +9,8 @@ import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
-import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
@@ -181,9 +178,9 @@ public final class BoundedHttpServer implements AutoCloseable {
   private boolean serveOne(Socket c, DeadlineInput in, OutputStream out) throws IOException {
     long start = System.currentTimeMillis();
     in.deadline(start + limits.headerTimeout().toMillis(), limits.headerTimeout().toMillis());
-    Head head;
+    RequestHead head;
     try {
-      head = Head.read(in, limits.maxHeaderBytes());
+      head = RequestHead.read(in, limits.maxHeaderBytes());
     } catch (SocketTimeoutException e) {
       sendQuietly(out, 408, "request headers not received within "
           + limits.headerTimeout().toMillis() + " ms");
@@ -219,7 +216,7 @@ public final class BoundedHttpServer implements AutoCloseable {
       BodyInput body = new BodyInput(in, declared, limits.maxBodyBytes());
       Response r;
       try {
-        r = handler.handle(new Request(head.method, head.path, head.headers, body));
+        r = handler.handle(new Request(head.method(), head.path(), head.headers(), body));
         keepAlive &= body.drainQuietly();
       } catch (HttpStatusException e) {
         r = Response.json(e.status(), error(e.getMessage()));
@@ -339,165 +336,6 @@ public final class BoundedHttpServer implements AutoCloseable {
       connections.awaitTermination(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-    }
-  }
-
-  /** Request line and headers. */
-  static final class Head {
-    String method;
-    String path;
-    String version;
-    final Map<String, String> headers = new LinkedHashMap<>();
-
-    static Head read(DeadlineInput in, int maxBytes) throws IOException, HttpStatusException {
-      Head h = new Head();
-      String line = in.readLine(maxBytes);
-      String[] parts = line.split(" ");
-      if (parts.length != 3 || !parts[2].startsWith("HTTP/1.")) {
-        throw new HttpStatusException(400, "malformed request line");
-      }
-      h.method = parts[0];
-      h.path = parts[1];
-      h.version = parts[2];
-      int used = line.length();
-      while (true) {
-        String l = in.readLine(maxBytes - used);
-        used += l.length() + 2;
-        if (l.isEmpty()) {
-          return h;
-        }
-        int colon = l.indexOf(':');
-        if (colon <= 0) {
-          throw new HttpStatusException(400, "malformed header line");
-        }
-        String name = l.substring(0, colon).trim().toLowerCase(Locale.ROOT);
-        String value = l.substring(colon + 1).trim();
-        if (h.headers.containsKey(name) && name.equals("content-length")
-            && !h.headers.get(name).equals(value)) {
-          throw new HttpStatusException(400, "conflicting Content-Length headers");
-        }
-        h.headers.merge(name, value, (a, b) -> a + ", " + b);
-      }
-    }
-
-    boolean keepAlive() {
-      String conn = headers.getOrDefault("connection", "").toLowerCase(Locale.ROOT);
-      return version.equals("HTTP/1.1") ? !conn.contains("close") : conn.contains("keep-alive");
-    }
-
-    boolean expectsContinue() {
-      return headers.getOrDefault("expect", "").equalsIgnoreCase("100-continue");
-    }
-
-    /** The declared length, {@link BodyInput#CHUNKED} for chunked bodies, 0 for none. */
-    long contentLength() throws HttpStatusException {
-      String te = headers.get("transfer-encoding");
-      String cl = headers.get("content-length");
-      if (te != null) {
-        if (cl != null) {
-          throw new HttpStatusException(400, "both Content-Length and Transfer-Encoding given");
-        }
-        if (!te.equalsIgnoreCase("chunked")) {
-          throw new HttpStatusException(501, "unsupported Transfer-Encoding " + te);
-        }
-        return BodyInput.CHUNKED;
-      }
-      if (cl == null) {
-        return 0;
-      }
-      try {
-        long n = Long.parseLong(cl);
-        if (n < 0) {
-          throw new NumberFormatException();
-        }
-        return n;
-      } catch (NumberFormatException e) {
-        throw new HttpStatusException(400, "bad Content-Length '" + cl + "'");
-      }
-    }
-  }
-
-  /** Socket input with a per-read timeout and an overall deadline. */
-  static final class DeadlineInput extends InputStream {
-    private final Socket socket;
-    private final InputStream raw;
-    private final byte[] buf = new byte[16 << 10];
-    private int pos;
-    private int lim;
-    private long deadline;
-    private long idleMillis;
-
-    DeadlineInput(Socket socket) throws IOException {
-      this.socket = socket;
-      this.raw = socket.getInputStream();
-    }
-
-    void deadline(long atMillis, long idle) {
-      this.deadline = atMillis;
-      this.idleMillis = idle;
-    }
-
-    private boolean fill() throws IOException {
-      long left = deadline - System.currentTimeMillis();
-      if (left <= 0) {
-        throw new SocketTimeoutException("deadline passed");
-      }
-      socket.setSoTimeout((int) Math.max(1, Math.min(left, idleMillis)));
-      int r = raw.read(buf, 0, buf.length);
-      if (r < 0) {
-        return false;
-      }
-      pos = 0;
-      lim = r;
-      return true;
-    }
-
-    int peek() throws IOException {
-      if (pos < lim || fill()) {
-        return buf[pos] & 0xff;
-      }
-      return -1;
-    }
-
-    @Override
-    public int read() throws IOException {
-      if (pos < lim || fill()) {
-        return buf[pos++] & 0xff;
-      }
-      return -1;
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      if (len == 0) {
-        return 0;
-      }
-      if (pos >= lim && !fill()) {
-        return -1;
-      }
-      int n = Math.min(len, lim - pos);
-      System.arraycopy(buf, pos, b, off, n);
-      pos += n;
-      return n;
-    }
-
-    /** A CRLF (or LF) terminated ISO-8859-1 line of at most {@code max} bytes. */
-    String readLine(int max) throws IOException, HttpStatusException {
-      StringBuilder sb = new StringBuilder();
-      while (true) {
-        int b = read();
-        if (b < 0) {
-          throw new SocketException("connection closed mid-request");
-        }
-        if (b == '\n') {
-          int n = sb.length();
-          return n > 0 && sb.charAt(n - 1) == '\r' ? sb.substring(0, n - 1) : sb.toString();
-        }
-        if (sb.length() >= max) {
-          throw new HttpStatusException(431, "request line and headers exceed " + max + " bytes");
-        }
-        sb.append((char) b);
-      }
     }
   }
 }

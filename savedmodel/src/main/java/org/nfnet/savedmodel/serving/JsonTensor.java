@@ -46,10 +46,6 @@ public final class JsonTensor {
     return strings != null;
   }
 
-  public boolean isBooleans() {
-    return booleans;
-  }
-
   /** Whether every number was written as a JSON integer. */
   public boolean allIntegral() {
     return integral;
@@ -136,17 +132,5 @@ public final class JsonTensor {
       strings = new ArrayList<>();
     }
     strings.add(v);
-  }
-
-  /** Builds a tensor from values (tests, and the golden-file expectations). */
-  public static JsonTensor of(long[] shape, float... values) {
-    JsonTensor t = new JsonTensor();
-    for (int i = 0; i < shape.length; i++) {
-      t.dims[i] = shape[i];
-    }
-    t.leafDepth = shape.length;
-    t.numbers = values.clone();
-    t.count = values.length;
-    return t;
   }
 }

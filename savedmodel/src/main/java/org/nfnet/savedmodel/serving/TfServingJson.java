@@ -358,9 +358,4 @@ public final class TfServingJson {
     }
     g.writeEndArray();
   }
-
-  /** {@code {"error": message}}, TF Serving's error body. */
-  public static byte[] error(String message) {
-    return BoundedHttpServer.error(message);
-  }
 }
