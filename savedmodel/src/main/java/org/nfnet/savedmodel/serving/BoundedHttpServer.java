@@ -52,8 +52,9 @@ public final class BoundedHttpServer implements AutoCloseable {
     Response handle(Request request) throws IOException, HttpStatusException;
   }
 
-  private static final long DRAIN_MILLIS = 1000;
+  private static final long DRAIN_MILLIS = 2000;
   private static final long DRAIN_BYTES = 1 << 20;
+  private static final long KEEP_ALIVE = -1;
 
   private final HttpLimits limits;
   private final Handler handler;
@@ -147,7 +148,7 @@ public final class BoundedHttpServer implements AutoCloseable {
     } catch (IOException ignored) {
       // the client is gone
     }
-    lingeringClose(c);
+    lingeringClose(c, DRAIN_BYTES);
   }
 
   /** One connection: requests in sequence while keep-alive lasts. */
@@ -164,8 +165,9 @@ public final class BoundedHttpServer implements AutoCloseable {
           return; // client closed an idle connection
         }
         first = false;
-        if (!serveOne(c, in, out)) {
-          lingeringClose(c);
+        long drain = serveOne(c, in, out);
+        if (drain != KEEP_ALIVE) {
+          lingeringClose(c, drain);
           return;
         }
       }
@@ -174,8 +176,11 @@ public final class BoundedHttpServer implements AutoCloseable {
     }
   }
 
-  /** Serves one request; returns whether the connection may be reused. */
-  private boolean serveOne(Socket c, DeadlineInput in, OutputStream out) throws IOException {
+  /**
+   * Serves one request; returns {@link #KEEP_ALIVE} when the connection may be reused, else how
+   * many unread request bytes to discard before closing.
+   */
+  private long serveOne(Socket c, DeadlineInput in, OutputStream out) throws IOException {
     long start = System.currentTimeMillis();
     in.deadline(start + limits.headerTimeout().toMillis(), limits.headerTimeout().toMillis());
     RequestHead head;
@@ -184,10 +189,10 @@ public final class BoundedHttpServer implements AutoCloseable {
     } catch (SocketTimeoutException e) {
       sendQuietly(out, 408, "request headers not received within "
           + limits.headerTimeout().toMillis() + " ms");
-      return false;
+      return DRAIN_BYTES;
     } catch (HttpStatusException e) {
       sendQuietly(out, e.status(), e.getMessage());
-      return false;
+      return DRAIN_BYTES;
     }
     boolean keepAlive = head.keepAlive();
     long declared;
@@ -195,16 +200,16 @@ public final class BoundedHttpServer implements AutoCloseable {
       declared = head.contentLength();
     } catch (HttpStatusException e) {
       sendQuietly(out, e.status(), e.getMessage());
-      return false;
+      return DRAIN_BYTES;
     }
     if (declared > limits.maxBodyBytes()) {
       sendQuietly(out, 413, "request body of " + declared + " bytes exceeds the limit of "
           + limits.maxBodyBytes() + " bytes");
-      return false;
+      return drainBudget(head, declared);
     }
     if (!inFlight.tryAcquire()) {
       sendQuietly(out, 429, "too many requests in flight (limit " + limits.maxInFlight() + ")");
-      return false;
+      return drainBudget(head, declared);
     }
     try {
       if (head.expectsContinue() && declared != 0) {
@@ -223,21 +228,34 @@ public final class BoundedHttpServer implements AutoCloseable {
         keepAlive &= body.drainQuietly();
       } catch (BodyInput.TooLarge e) {
         sendQuietly(out, 413, e.getMessage());
-        return false;
+        return DRAIN_BYTES;
       } catch (RuntimeException e) {
         // a bug or a closed model: answer 500 with the reason rather than dropping the connection
         sendQuietly(out, 500, "internal error: " + e);
-        return false;
+        return DRAIN_BYTES;
       } catch (SocketTimeoutException e) {
         sendQuietly(out, 408, "request body not received within the time limit ("
             + readMs + " ms without data or " + limits.requestDeadline().toMillis() + " ms in total)");
-        return false;
+        return DRAIN_BYTES;
       }
       write(out, r.status(), r.contentType(), r.body(), keepAlive);
-      return keepAlive;
+      return keepAlive ? KEEP_ALIVE : DRAIN_BYTES;
     } finally {
       inFlight.release();
     }
+  }
+
+  /**
+   * Unread bytes worth discarding after an early refusal, so that a client that sends its whole
+   * body before reading sees the status, not a reset: none when it waits for 100 Continue, else up
+   * to 4x the body cap (and {@link #DRAIN_MILLIS} at most).
+   */
+  private long drainBudget(RequestHead head, long declared) {
+    if (head.expectsContinue()) {
+      return DRAIN_BYTES;
+    }
+    long cap = 4 * limits.maxBodyBytes();
+    return Math.max(DRAIN_BYTES, declared == BodyInput.CHUNKED ? cap : Math.min(declared, cap));
   }
 
   private void sendQuietly(OutputStream out, int status, String message) {
@@ -286,7 +304,7 @@ public final class BoundedHttpServer implements AutoCloseable {
    * before closing: closing with unread input would make the kernel answer with a TCP reset,
    * which can destroy the response before the client reads it.
    */
-  private static void lingeringClose(Socket c) {
+  private static void lingeringClose(Socket c, long maxBytes) {
     try {
       c.shutdownOutput();
       c.setSoTimeout(200);
@@ -294,7 +312,7 @@ public final class BoundedHttpServer implements AutoCloseable {
       byte[] buf = new byte[8192];
       long end = System.currentTimeMillis() + DRAIN_MILLIS;
       long total = 0;
-      while (total < DRAIN_BYTES && System.currentTimeMillis() < end) {
+      while (total < maxBytes && System.currentTimeMillis() < end) {
         int r;
         try {
           r = in.read(buf);

@@ -152,6 +152,18 @@ class BoundedHttpServerTest {
   }
 
   @Test
+  void oversizeBodySentInFullStillGetsTheStatusNotAReset() throws Exception {
+    // a client that writes its whole body before reading (no Expect: 100-continue)
+    try (BoundedHttpServer server = echo(limits()); Socket s = connect(server.port())) {
+      byte[] body = new byte[3 << 20];
+      send(s, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: " + body.length + "\r\n\r\n");
+      s.getOutputStream().write(body);
+      s.getOutputStream().flush();
+      assertEquals("413", response(s)[0]);
+    }
+  }
+
+  @Test
   void chunkedAndKeepAliveWork() throws Exception {
     try (BoundedHttpServer server = echo(limits()); Socket s = connect(server.port())) {
       send(s, "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n");
