@@ -172,6 +172,11 @@ public final class ImageDecoder implements AutoCloseable {
       }
     } catch (IOException e) {
       throw new BadImageException(source, "unreadable image header: " + e.getMessage(), e);
+    } catch (BadImageException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      // ImageIO plugins throw unchecked exceptions on some malformed headers
+      throw new BadImageException(source, "malformed image header: " + e, e);
     }
   }
 
