@@ -127,6 +127,27 @@ class ImageDecoderTest {
   }
 
   @Test
+  void mutatedHeadersGiveAHeaderOrBadImageExceptionOnly() throws Exception {
+    java.util.Random r = new java.util.Random(14);
+    for (String fmt : new String[] {"png", "jpg", "gif", "bmp"}) {
+      ByteArrayOutputStream bos = new ByteArrayOutputStream();
+      ImageIO.write(new BufferedImage(40, 30, BufferedImage.TYPE_INT_RGB), fmt, bos);
+      byte[] good = bos.toByteArray();
+      for (int i = 0; i < 300; i++) {
+        byte[] b = java.util.Arrays.copyOf(good, 8 + r.nextInt(Math.min(good.length, 200)));
+        for (int k = 0; k < 3; k++) {
+          b[r.nextInt(b.length)] = (byte) r.nextInt(256);
+        }
+        try {
+          decoder.check(b, fmt + " #" + i);
+        } catch (BadImageException expected) {
+          assertTrue(expected.getMessage().startsWith(fmt + " #" + i + ": "), expected.getMessage());
+        }
+      }
+    }
+  }
+
+  @Test
   void directoryAndMissingFileNameTheFile() {
     BadImageException e = assertThrows(BadImageException.class, () -> decoder.read(tmp));
     assertTrue(e.getMessage().contains("directory"), e.getMessage());
