@@ -84,6 +84,8 @@ final class ServeCommand implements Callable<Integer> {
       served.close();
       throw e;
     }
+    served.failedVersions().forEach((v, why) ->
+        System.err.printf("warning: version %d of %s not served: %s%n", v, model, why));
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       server.close();

@@ -181,19 +181,26 @@ final class RestApi implements BoundedHttpServer.Handler {
     return BoundedHttpServer.Response.json(200, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(n));
   }
 
-  /** GetModelStatusResponse: loaded versions are AVAILABLE (newest first). */
+  /**
+   * GetModelStatusResponse, newest first: loaded versions are AVAILABLE; versions that failed to
+   * load are END with error code UNKNOWN and the reason.
+   */
   ObjectNode status(Long requested) throws HttpStatusException {
-    if (requested != null && !model.versions().containsKey(requested)) {
+    java.util.TreeSet<Long> all = new java.util.TreeSet<>(model.versions().keySet());
+    all.addAll(model.failedVersions().keySet());
+    if (requested != null && !all.contains(requested)) {
       throw new HttpStatusException(404, "Could not find version " + requested + " of model " + model.name());
     }
     ObjectNode root = JSON.createObjectNode();
     ArrayNode arr = root.putArray("model_version_status");
-    for (long v : model.versions().descendingKeySet()) {
+    for (long v : all.descendingSet()) {
       if (requested == null || requested == v) {
         ObjectNode s = arr.addObject();
         s.put("version", Long.toString(v));
-        s.put("state", "AVAILABLE");
-        s.putObject("status").put("error_code", "OK").put("error_message", "");
+        String error = model.failedVersions().get(v);
+        s.put("state", error == null ? "AVAILABLE" : "END");
+        s.putObject("status").put("error_code", error == null ? "OK" : "UNKNOWN")
+            .put("error_message", error == null ? "" : error);
       }
     }
     return root;

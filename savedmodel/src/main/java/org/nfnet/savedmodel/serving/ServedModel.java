@@ -18,6 +18,8 @@ import org.tensorflow.proto.ConfigProto;
  * numbered version subdirectories ({@code models/nfnet_f0/1}, {@code /2}). As TF Serving's default
  * version policy does, only the highest version is loaded unless all are asked for; a directory
  * that is itself a SavedModel is served as one version (its number if its name is one, else 1).
+ * With {@link Policy#ALL}, a version that fails to load is reported (state END with its error)
+ * while the others serve; loading fails only when no version loads.
  */
 public final class ServedModel implements AutoCloseable {
   /** Which versions to load (TF Serving's {@code model_version_policy}). */
@@ -25,11 +27,14 @@ public final class ServedModel implements AutoCloseable {
 
   private final String name;
   private final NavigableMap<Long, NFNetModel> versions;
+  private final NavigableMap<Long, String> failed;
   private final boolean owned;
 
-  private ServedModel(String name, NavigableMap<Long, NFNetModel> versions, boolean owned) {
+  private ServedModel(String name, NavigableMap<Long, NFNetModel> versions, NavigableMap<Long, String> failed,
+      boolean owned) {
     this.name = name;
     this.versions = Collections.unmodifiableNavigableMap(versions);
+    this.failed = Collections.unmodifiableNavigableMap(failed);
     this.owned = owned;
   }
 
@@ -37,7 +42,7 @@ public final class ServedModel implements AutoCloseable {
   public static ServedModel of(String name, NFNetModel model) {
     TreeMap<Long, NFNetModel> m = new TreeMap<>();
     m.put(1L, model);
-    return new ServedModel(name, m, false);
+    return new ServedModel(name, m, new TreeMap<>(), false);
   }
 
   /**
@@ -72,19 +77,27 @@ public final class ServedModel implements AutoCloseable {
     List<Long> load = policy == Policy.ALL ? new ArrayList<>(found.keySet())
         : List.of(found.lastKey());
     TreeMap<Long, NFNetModel> loaded = new TreeMap<>();
+    TreeMap<Long, String> failed = new TreeMap<>();
+    IOException first = null;
     try {
       for (long v : load) {
         try {
           loaded.put(v, NFNetModel.load(found.get(v), config, limits));
-        } catch (IOException e) {
-          throw new IOException("version " + v + " of model '" + name + "': " + e.getMessage(), e);
+        } catch (IOException | RuntimeException e) {
+          failed.put(v, String.valueOf(e.getMessage()));
+          if (first == null) {
+            first = new IOException("version " + v + " of model '" + name + "': " + e.getMessage(), e);
+          }
         }
       }
-    } catch (IOException | RuntimeException e) {
+    } catch (Error e) {
       loaded.values().forEach(NFNetModel::close);
       throw e;
     }
-    return new ServedModel(name, loaded, true);
+    if (loaded.isEmpty()) {
+      throw first;
+    }
+    return new ServedModel(name, loaded, failed, true);
   }
 
   private static Long number(String s) {
@@ -101,6 +114,11 @@ public final class ServedModel implements AutoCloseable {
   /** Loaded versions, ascending. */
   public NavigableMap<Long, NFNetModel> versions() {
     return versions;
+  }
+
+  /** Versions that failed to load, with the reason (only with {@link Policy#ALL}). */
+  public NavigableMap<Long, String> failedVersions() {
+    return failed;
   }
 
   public long latestVersion() {

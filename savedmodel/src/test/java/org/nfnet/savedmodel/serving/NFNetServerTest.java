@@ -163,6 +163,32 @@ class NFNetServerTest {
   }
 
   @Test
+  void aVersionThatFailsToLoadIsReportedAsEnd() throws Exception {
+    Path base = tmp.resolve("mixed");
+    Files.createDirectories(base.resolve("3"));
+    Files.createSymbolicLink(base.resolve("1"), tmp.resolve("t0/1"));
+    Path pb = base.resolve("3/saved_model.pb");
+    Files.write(pb, new byte[] {(byte) 0xff, 1, 2, 3});
+    IOException e = assertThrows(IOException.class, () -> ServedModel.load("m", base, ServedModel.Policy.LATEST,
+        null, ImageDecoder.Limits.defaults()));
+    assertTrue(e.getMessage().contains("version 3") && e.getMessage().contains(pb.toString()), e.getMessage());
+    try (ServedModel m = ServedModel.load("m", base, ServedModel.Policy.ALL, null, ImageDecoder.Limits.defaults());
+        NFNetServer s = NFNetServer.start(m, NFNetServer.Options.defaults().withPort(0))) {
+      assertEquals(List.of(1L), new ArrayList<>(m.versions().keySet()));
+      JsonNode st = json.readTree(http.send(HttpRequest.newBuilder(URI.create(s.baseUrl() + "/v1/models/m")).GET()
+          .build(), HttpResponse.BodyHandlers.ofString()).body()).get("model_version_status");
+      assertEquals("3", st.get(0).get("version").asText());
+      assertEquals("END", st.get(0).get("state").asText());
+      assertTrue(st.get(0).get("status").get("error_message").asText().contains(pb.toString()), st.toString());
+      assertEquals("AVAILABLE", st.get(1).get("state").asText());
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(s.baseUrl() + "/v1/models/m:predict"))
+          .POST(HttpRequest.BodyPublishers.ofString("{\"instances\": [{\"b64\": \"" + png + "\"}]}")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, r.statusCode(), r.body());
+    }
+  }
+
+  @Test
   void columnarNamedUint8ImagesMatchTheJavaApi() throws Exception {
     JsonNode out = ok(post("/v1/models/t0:predict", "{\"signature_name\": \"serving_default\", \"inputs\": "
         + "{\"images\": [" + pixels(img) + "]}}")).get("outputs");
