@@ -104,7 +104,7 @@ public final class NFNetModel implements AutoCloseable {
   public static NFNetModel load(Path dir, org.tensorflow.proto.ConfigProto config,
       ImageDecoder.Limits imageLimits) throws IOException {
     Path d = dir.toAbsolutePath().normalize();
-    SavedModelFiles.check(d);
+    SavedModelFiles.checkExists(d);
     Map<String, Object> card = ModelCard.read(d);
     SavedModelBundle.Loader loader = SavedModelBundle.loader(d.toString()).withTags(NFNetExporter.TAG);
     if (config != null) {
@@ -114,10 +114,7 @@ public final class NFNetModel implements AutoCloseable {
     try {
       b = loader.load();
     } catch (org.tensorflow.exceptions.TensorFlowException e) {
-      // saved_model.pb parsed above, so what TF could not read is the variables
-      throw new IOException("cannot load the variables of the SavedModel in " + d + " ("
-          + d.resolve("variables") + " is corrupt or truncated): "
-          + SavedModelFiles.firstLine(e.getMessage()), e);
+      throw SavedModelFiles.diagnose(d, e);
     }
     try {
       return new NFNetModel(d, b, card, imageLimits);

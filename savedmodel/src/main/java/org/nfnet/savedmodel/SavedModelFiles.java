@@ -5,41 +5,44 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.tensorflow.proto.MetaGraphDef;
 import org.tensorflow.proto.SavedModel;
 
 /**
- * Checks an export directory before TensorFlow loads it, so that a missing or corrupt file is
- * reported by name (TF's own loader says e.g. "Read less bytes than requested" without a file).
+ * Names the file when an export cannot be loaded: TF's own loader says e.g. "Read less bytes
+ * than requested" without one. The proto is parsed only after TF failed, so that a healthy frozen
+ * export (a GraphDef as large as its weights) is never read twice.
  */
 final class SavedModelFiles {
   private SavedModelFiles() {}
 
-  /** Parses {@code saved_model.pb} and returns its meta graph tagged {@code serve}. */
-  static MetaGraphDef check(Path dir) throws IOException {
-    Path pb = dir.resolve("saved_model.pb");
+  /** Fails when {@code dir} is not a directory holding {@code saved_model.pb}. */
+  static void checkExists(Path dir) throws IOException {
     if (!Files.isDirectory(dir)) {
       throw new IOException("not a directory: " + dir);
     }
-    if (!Files.isRegularFile(pb)) {
+    if (!Files.isRegularFile(dir.resolve("saved_model.pb"))) {
       throw new IOException("not a SavedModel directory (no saved_model.pb): " + dir);
     }
-    SavedModel sm;
+  }
+
+  /** An IOException naming the file TensorFlow could not load ({@code saved_model.pb} or the variables). */
+  static IOException diagnose(Path dir, Exception tfError) {
+    Path pb = dir.resolve("saved_model.pb");
+    String tf = firstLine(tfError.getMessage());
     try (InputStream in = Files.newInputStream(pb)) {
-      sm = SavedModel.parseFrom(in);
-    } catch (InvalidProtocolBufferException e) {
-      throw new IOException("corrupt or truncated " + pb + ": " + e.getMessage(), e);
-    }
-    MetaGraphDef serve = null;
-    for (MetaGraphDef m : sm.getMetaGraphsList()) {
-      if (m.getMetaInfoDef().getTagsList().contains(NFNetExporter.TAG)) {
-        serve = m;
+      SavedModel sm = SavedModel.parseFrom(in);
+      boolean serve = sm.getMetaGraphsList().stream()
+          .anyMatch(m -> m.getMetaInfoDef().getTagsList().contains(NFNetExporter.TAG));
+      if (!serve) {
+        return new IOException(pb + " has no meta graph tagged '" + NFNetExporter.TAG + "': " + tf, tfError);
       }
+    } catch (InvalidProtocolBufferException e) {
+      return new IOException("corrupt or truncated " + pb + ": " + e.getMessage(), tfError);
+    } catch (IOException e) {
+      return new IOException("cannot read " + pb + ": " + e.getMessage(), tfError);
     }
-    if (serve == null) {
-      throw new IOException(pb + " has no meta graph tagged '" + NFNetExporter.TAG + "'");
-    }
-    return serve;
+    return new IOException("cannot load the variables of the SavedModel in " + dir + " ("
+        + dir.resolve("variables") + " is corrupt or truncated): " + tf, tfError);
   }
 
   static String firstLine(String s) {

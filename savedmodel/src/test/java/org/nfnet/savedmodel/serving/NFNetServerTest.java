@@ -169,6 +169,7 @@ class NFNetServerTest {
     Files.createSymbolicLink(base.resolve("1"), tmp.resolve("t0/1"));
     Path pb = base.resolve("3/saved_model.pb");
     Files.write(pb, new byte[] {(byte) 0xff, 1, 2, 3});
+    Files.copy(tmp.resolve("t0/1/model_card.json"), base.resolve("3/model_card.json"));
     IOException e = assertThrows(IOException.class, () -> ServedModel.load("m", base, ServedModel.Policy.LATEST,
         null, ImageDecoder.Limits.defaults()));
     assertTrue(e.getMessage().contains("version 3") && e.getMessage().contains(pb.toString()), e.getMessage());
