@@ -25,9 +25,31 @@ public final class Labels {
     }
   }
 
-  /** One label per line (UTF-8); blank trailing lines are ignored. */
+  /** Label files larger than this are refused (ImageNet-21k's names take ~0.5 MB). */
+  static final long MAX_BYTES = 16L << 20;
+
+  /**
+   * One label per line (UTF-8); blank trailing lines are ignored. A missing, non-regular, huge or
+   * non-UTF-8 file fails with an IOException naming the file and the reason.
+   */
   public static List<String> load(Path file) throws IOException {
-    return parse(Files.readString(file, StandardCharsets.UTF_8));
+    if (!Files.exists(file)) {
+      throw new IOException("label file " + file + " does not exist");
+    }
+    if (!Files.isRegularFile(file)) {
+      throw new IOException("label file " + file + " is not a regular file");
+    }
+    if (Files.size(file) > MAX_BYTES) {
+      throw new IOException("label file " + file + " has " + Files.size(file) + " bytes, more than "
+          + MAX_BYTES + " (expected one class name per line)");
+    }
+    try {
+      return parse(Files.readString(file, StandardCharsets.UTF_8));
+    } catch (java.nio.charset.CharacterCodingException e) {
+      throw new IOException("label file " + file + " is not UTF-8 text", e);
+    } catch (IOException e) {
+      throw new IOException("cannot read label file " + file + ": " + e, e);
+    }
   }
 
   static List<String> parse(String text) {
@@ -58,6 +80,10 @@ public final class Labels {
     List<String> labels;
     if (labelFileOrNull != null) {
       labels = load(labelFileOrNull);
+      if (labels.size() != numClasses) {
+        throw new IllegalArgumentException("label file " + labelFileOrNull + " has " + labels.size()
+            + " lines but the model has " + numClasses + " classes");
+      }
     } else if (numClasses == 1000) {
       labels = imagenet();
     } else {

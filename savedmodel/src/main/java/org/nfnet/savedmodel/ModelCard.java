@@ -73,18 +73,64 @@ public final class ModelCard {
     StringBuilder md = new StringBuilder();
     md.append("# NFNet ").append(c.name()).append(" (SavedModel)\n\n");
     md.append("| field | value |\n|---|---|\n");
-    for (Map.Entry<String, Object> e : m.entrySet()) {
-      Object v = e.getValue();
-      String s = v instanceof Map || v.getClass().isArray() ? MAPPER.writer().writeValueAsString(v) : String.valueOf(v);
-      md.append("| ").append(e.getKey()).append(" | ").append(s.replace("|", "\\|")).append(" |\n");
-    }
-    md.append("\nServe: `./nfnet serve <dir>` or TF Serving (tag `serve`, signatures above).\n");
+    rows(md, "", m);
+    md.append("\nServe: `./nfnet serve --model <dir>` (or a base directory holding numbered versions,"
+        + " `<base>/1`, `<base>/2`), or TF Serving (tag `serve`, signatures above).\n");
     Files.writeString(dir.resolve(MARKDOWN), md.toString());
+  }
+
+  /**
+   * One table row per scalar; nested maps become dotted keys (architecture.width) and lists a
+   * comma-separated cell, so that no cell holds JSON and the Markdown table stays a table.
+   */
+  static void rows(StringBuilder md, String prefix, Map<?, ?> m) {
+    for (Map.Entry<?, ?> e : m.entrySet()) {
+      String key = prefix + e.getKey();
+      Object v = e.getValue();
+      if (v instanceof Map<?, ?> sub) {
+        rows(md, key + ".", sub);
+        continue;
+      }
+      String s;
+      if (v instanceof Iterable<?> it) {
+        StringBuilder sb = new StringBuilder();
+        for (Object o : it) {
+          sb.append(sb.length() > 0 ? ", " : "").append(o);
+        }
+        s = sb.toString();
+      } else if (v != null && v.getClass().isArray()) {
+        s = arrayText(v);
+      } else {
+        s = String.valueOf(v);
+      }
+      md.append("| ").append(cell(key)).append(" | ").append(cell(s)).append(" |\n");
+    }
+  }
+
+  private static String arrayText(Object array) {
+    StringBuilder sb = new StringBuilder();
+    int n = java.lang.reflect.Array.getLength(array);
+    for (int i = 0; i < n; i++) {
+      sb.append(i > 0 ? ", " : "").append(java.lang.reflect.Array.get(array, i));
+    }
+    return sb.toString();
+  }
+
+  private static String cell(String s) {
+    return s.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ");
   }
 
   /** Reads {@code model_card.json} of an export. */
   @SuppressWarnings("unchecked")
   public static Map<String, Object> read(Path dir) throws IOException {
-    return MAPPER.readValue(dir.resolve(JSON).toFile(), Map.class);
+    Path f = dir.resolve(JSON);
+    if (!Files.isRegularFile(f)) {
+      throw new IOException("missing " + f + " (not an export of this tool?)");
+    }
+    try {
+      return MAPPER.readValue(f.toFile(), Map.class);
+    } catch (com.fasterxml.jackson.core.JacksonException e) {
+      throw new IOException("corrupt " + f + ": " + e.getOriginalMessage(), e);
+    }
   }
 }

@@ -1,34 +1,23 @@
 package org.nfnet.savedmodel;
 
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
-import javax.imageio.ImageIO;
-import javax.imageio.ImageReader;
-import javax.imageio.stream.ImageInputStream;
 import org.nfnet.zoo.NFNetStructure;
-import org.nfnet.zoo.preprocess.EvalPreprocessing;
-import org.tensorflow.Graph;
-import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.SavedModelBundle;
-import org.tensorflow.Session;
 import org.tensorflow.SessionFunction;
 import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.NdArrays;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
-import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TString;
@@ -40,18 +29,18 @@ import org.tensorflow.types.TUint8;
  * <p>Thread-safe: any number of threads may call the inference methods concurrently on the one
  * TF session ({@code TF_SessionRun} is thread-safe); {@link #close()} waits for running calls and
  * then frees the native graph and session. Inputs are validated on the host before anything runs:
- * images smaller than {@link #minImageSide()} or larger than {@link #maxPixels()} and bytes that
- * are not JPEG/PNG/GIF/BMP fail with an {@link IllegalArgumentException} naming the problem.
+ * images smaller than {@link #minImageSide()} or larger than {@link #maxPixels()}, files over the
+ * byte cap and bytes that are not JPEG/PNG/GIF/BMP fail with a {@link BadImageException} naming
+ * the image and the problem (see {@link ImageDecoder}).
  */
 public final class NFNetModel implements AutoCloseable {
-  /** Smallest accepted source image side: the network's total stride. */
   /**
    * Smallest accepted image side. The image signatures resize every image to the network's input
    * size, so small images (28 px Fashion-MNIST) are fine; below this they carry no content.
    */
-  public static final int DEFAULT_MIN_SIDE = 8;
+  public static final int DEFAULT_MIN_SIDE = ImageDecoder.DEFAULT_MIN_SIDE;
   /** Largest accepted decoded image, in pixels (guards against decompression bombs). */
-  public static final long DEFAULT_MAX_PIXELS = 40_000_000L;
+  public static final long DEFAULT_MAX_PIXELS = ImageDecoder.DEFAULT_MAX_PIXELS;
 
   /** One top-k entry. */
   public record Prediction(String label, int index, float probability) {}
@@ -80,13 +69,10 @@ public final class NFNetModel implements AutoCloseable {
   private final List<String> labels;
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
   private volatile boolean closed;
-  // a tiny private graph that decodes exactly like the model's in-graph decoder
-  private final Graph decodeGraph = new Graph();
-  private final Session decodeSession = new Session(decodeGraph);
-  private final Placeholder<TString> decodeIn;
-  private final Operand<TUint8> decodeOut;
+  private final ImageDecoder decoder;
 
-  private NFNetModel(Path dir, SavedModelBundle bundle, Map<String, Object> card) throws IOException {
+  private NFNetModel(Path dir, SavedModelBundle bundle, Map<String, Object> card,
+      ImageDecoder.Limits limits) throws IOException {
     this.dir = dir;
     this.bundle = bundle;
     this.card = card;
@@ -94,9 +80,7 @@ public final class NFNetModel implements AutoCloseable {
     this.numClasses = ((Number) card.get("num_classes")).intValue();
     Path labelFile = dir.resolve(NFNetExporter.LABELS_FILE);
     this.labels = Files.exists(labelFile) ? Labels.load(labelFile) : Labels.generic(numClasses);
-    Ops tf = Ops.create(decodeGraph);
-    decodeIn = tf.placeholder(TString.class, Placeholder.shape(Shape.scalar()));
-    decodeOut = EvalPreprocessing.decodeRgb(tf, decodeIn);
+    this.decoder = new ImageDecoder(limits);
   }
 
   /** Loads an export directory (tag {@code serve}) with TensorFlow's default session config. */
@@ -119,18 +103,31 @@ public final class NFNetModel implements AutoCloseable {
    * null means TensorFlow's defaults.
    */
   public static NFNetModel load(Path dir, org.tensorflow.proto.ConfigProto config) throws IOException {
+    return load(dir, config, ImageDecoder.Limits.defaults());
+  }
+
+  /**
+   * Loads an export directory with a session config (null: TensorFlow's defaults) and the bounds
+   * applied to input images. A missing, truncated or corrupt file fails with an IOException
+   * naming the file.
+   */
+  public static NFNetModel load(Path dir, org.tensorflow.proto.ConfigProto config,
+      ImageDecoder.Limits imageLimits) throws IOException {
     Path d = dir.toAbsolutePath().normalize();
-    if (!Files.isRegularFile(d.resolve("saved_model.pb"))) {
-      throw new IOException("not a SavedModel directory (no saved_model.pb): " + d);
-    }
+    SavedModelFiles.checkExists(d);
     Map<String, Object> card = ModelCard.read(d);
     SavedModelBundle.Loader loader = SavedModelBundle.loader(d.toString()).withTags(NFNetExporter.TAG);
     if (config != null) {
       loader.withConfigProto(config);
     }
-    SavedModelBundle b = loader.load();
+    SavedModelBundle b;
     try {
-      return new NFNetModel(d, b, card);
+      b = loader.load();
+    } catch (org.tensorflow.exceptions.TensorFlowException e) {
+      throw SavedModelFiles.diagnose(d, e);
+    }
+    try {
+      return new NFNetModel(d, b, card, imageLimits);
     } catch (IOException | RuntimeException e) {
       b.close();
       throw e;
@@ -162,11 +159,16 @@ public final class NFNetModel implements AutoCloseable {
   }
 
   public int minImageSide() {
-    return DEFAULT_MIN_SIDE;
+    return decoder.limits().minSide();
   }
 
   public long maxPixels() {
-    return DEFAULT_MAX_PIXELS;
+    return decoder.limits().maxPixels();
+  }
+
+  /** The decoder (and its limits) that checks every image given to this model. */
+  public ImageDecoder decoder() {
+    return decoder;
   }
 
   public SavedModelBundle bundle() {
@@ -175,8 +177,9 @@ public final class NFNetModel implements AutoCloseable {
 
   // ---------------------------------------------------------------- top-k
 
+  /** Top-k of an image file; refused files (see {@link ImageDecoder#read}) throw {@link BadImageException}. */
   public List<Prediction> predict(Path image) throws IOException {
-    return predict(Files.readAllBytes(image));
+    return predictEncoded(List.of(decoder.read(image))).top(0);
   }
 
   public List<Prediction> predict(byte[] encoded) {
@@ -234,8 +237,7 @@ public final class NFNetModel implements AutoCloseable {
   public float[][] features(byte[]... encoded) {
     float[][] out = new float[encoded.length][];
     for (int i = 0; i < encoded.length; i++) {
-      checkEncoded(encoded[i], encoded.length > 1 ? "image " + i + ": " : "");
-      try (TUint8 img = decode(encoded[i]);
+      try (TUint8 img = decoder.decode(encoded[i], encoded.length > 1 ? "image " + i : "");
           TUint8 batch = TUint8.tensorOf(Shape.of(1, img.shape().get(0), img.shape().get(1), 3))) {
         img.copyTo(batch.get(0));
         out[i] = features(batch)[0];
@@ -273,47 +275,14 @@ public final class NFNetModel implements AutoCloseable {
 
   // ---------------------------------------------------------------- validation and conversion
 
-  /** Reads only the image header: format, width and height; throws on anything unusable. */
+  /**
+   * Reads only the image header: returns {height, width}; throws {@link BadImageException} on
+   * anything unusable. {@code what} prefixes the message (e.g. "image 2: ").
+   */
   public int[] checkEncoded(byte[] bytes, String what) {
-    if (bytes == null || bytes.length == 0) {
-      throw new IllegalArgumentException(what + "empty image bytes");
-    }
-    try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
-      Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
-      if (!readers.hasNext()) {
-        throw new IllegalArgumentException(what + "not a JPEG/PNG/GIF/BMP image (" + bytes.length
-            + " bytes, starting " + hexPrefix(bytes) + ")");
-      }
-      ImageReader r = readers.next();
-      try {
-        r.setInput(in, true, true);
-        String fmt = r.getFormatName().toLowerCase();
-        if (!(fmt.contains("jpeg") || fmt.contains("jpg") || fmt.contains("png") || fmt.contains("gif")
-            || fmt.contains("bmp"))) {
-          throw new IllegalArgumentException(what + "unsupported image format " + fmt);
-        }
-        int w = r.getWidth(0);
-        int h = r.getHeight(0);
-        checkSize(what, h, w);
-        return new int[] {h, w};
-      } finally {
-        r.dispose();
-      }
-    } catch (IOException e) {
-      throw new IllegalArgumentException(what + "unreadable image: " + e.getMessage(), e);
-    }
-  }
-
-  void checkSize(String what, long h, long w) {
-    if (h < minImageSide() || w < minImageSide()) {
-      throw new IllegalArgumentException(what + "image " + w + "x" + h + " (WxH) is too small: "
-          + variant() + " needs at least " + minImageSide() + "x" + minImageSide()
-          + " pixels");
-    }
-    if (h * w > maxPixels()) {
-      throw new IllegalArgumentException(what + "image " + w + "x" + h + " has " + h * w
-          + " pixels, more than the limit of " + maxPixels());
-    }
+    String src = what.endsWith(": ") ? what.substring(0, what.length() - 2) : what;
+    ImageDecoder.Header h = decoder.check(bytes, src);
+    return new int[] {h.height(), h.width()};
   }
 
   private void checkUint8Shape(Shape s) {
@@ -323,53 +292,17 @@ public final class NFNetModel implements AutoCloseable {
     if (s.get(0) < 1) {
       throw new IllegalArgumentException("empty batch");
     }
-    checkSize("", s.get(1), s.get(2));
-  }
-
-  private static String hexPrefix(byte[] b) {
-    StringBuilder sb = new StringBuilder();
-    for (int i = 0; i < Math.min(4, b.length); i++) {
-      sb.append(String.format("%02x", b[i] & 0xff));
-    }
-    return "0x" + sb;
+    decoder.checkSize("", s.get(1), s.get(2));
   }
 
   /** Decodes with TF's DecodeImage (channels=3), as the {@code encoded} signature does. */
   public TUint8 decode(byte[] encoded) {
-    try (TString t = TString.tensorOfBytes(NdArrays.scalarOfObject(encoded))) {
-      return (TUint8) decodeSession.runner().feed(decodeIn, t).fetch(decodeOut).run().get(0);
-    }
+    return decoder.decode(encoded, "");
   }
 
   /** RGB uint8 [N,H,W,3] from same-sized images (alpha dropped, grey replicated). */
   public static TUint8 toTensor(List<BufferedImage> images) {
-    if (images.isEmpty()) {
-      throw new IllegalArgumentException("empty batch");
-    }
-    int h = images.get(0).getHeight();
-    int w = images.get(0).getWidth();
-    byte[] px = new byte[images.size() * h * w * 3];
-    int[] row = new int[w];
-    int o = 0;
-    for (BufferedImage img : images) {
-      if (img.getHeight() != h || img.getWidth() != w) {
-        throw new IllegalArgumentException("all images in a batch must have the same size: "
-            + w + "x" + h + " vs " + img.getWidth() + "x" + img.getHeight());
-      }
-      boolean grey = img.getType() == BufferedImage.TYPE_BYTE_GRAY;
-      for (int y = 0; y < h; y++) {
-        if (!grey) {
-          img.getRGB(0, y, w, 1, row, 0, w);
-        }
-        for (int x = 0; x < w; x++) {
-          int v = grey ? img.getRaster().getSample(x, y, 0) * 0x010101 : row[x];
-          px[o++] = (byte) (v >> 16);
-          px[o++] = (byte) (v >> 8);
-          px[o++] = (byte) v;
-        }
-      }
-    }
-    return TUint8.tensorOf(Shape.of(images.size(), h, w, 3), DataBuffers.of(px, true, false));
+    return ImageDecoder.toTensor(images);
   }
 
   // ---------------------------------------------------------------- running
@@ -385,6 +318,19 @@ public final class NFNetModel implements AutoCloseable {
     } finally {
       lock.readLock().unlock();
     }
+  }
+
+  /**
+   * Runs any signature of the export ({@link #metaGraphDef()} lists them) on named input tensors;
+   * the caller closes the result. Used by the REST server, which reaches every signature.
+   */
+  public Result run(String signature, Map<String, Tensor> inputs) {
+    return call(signature, inputs);
+  }
+
+  /** The export's meta graph (tag {@code serve}): signature defs with dtypes, shapes and names. */
+  public org.tensorflow.proto.MetaGraphDef metaGraphDef() {
+    return bundle.metaGraphDef();
   }
 
   private Outputs heads(String signature, String input, Tensor t) {
@@ -437,8 +383,7 @@ public final class NFNetModel implements AutoCloseable {
       }
       closed = true;
       bundle.close();
-      decodeSession.close();
-      decodeGraph.close();
+      decoder.close();
     } finally {
       lock.writeLock().unlock();
     }

@@ -37,7 +37,7 @@ import org.tensorflow.proto.TensorInfo;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TUint8;
 
-class ExportRoundTripTest {
+public class ExportRoundTripTest {
   static final int N = 2;
   static final int H = 80;
   static final int W = 61;
@@ -216,7 +216,7 @@ class ExportRoundTripTest {
     }
   }
 
-  static BufferedImage testImage(int w, int h) {
+  public static BufferedImage testImage(int w, int h) {
     BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
     byte[] px = TestModels.randomPixels(11, w * h * 3);
     for (int y = 0; y < h; y++) {

@@ -12,10 +12,10 @@ import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.types.TFloat32;
 
 /** Shared fixtures: the T0 config and deterministic, non-trivial random parameter values. */
-final class TestModels {
+public final class TestModels {
   private TestModels() {}
 
-  static Path sharedDir() {
+  public static Path sharedDir() {
     String p = System.getProperty("nfnet.shared.dir");
     Path dir = p != null ? Path.of(p) : Path.of("..", "shared");
     if (!Files.isDirectory(dir)) {
@@ -24,7 +24,7 @@ final class TestModels {
     return dir.toAbsolutePath().normalize();
   }
 
-  static NFNetConfig t0() {
+  public static NFNetConfig t0() {
     return VariantJson.load(sharedDir().resolve("fixtures/nfnet_t0/reference.json"));
   }
 
@@ -33,7 +33,7 @@ final class TestModels {
    * around 1, small biases, skip gains of ~0.5 (so residual branches are on, unlike at init) and
    * fan-in-scaled linear weights.
    */
-  static Function<ParameterSpec, TFloat32> randomValues(long seed) {
+  public static Function<ParameterSpec, TFloat32> randomValues(long seed) {
     return spec -> {
       Random r = new Random(seed * 1_000_003L + spec.haikuKey().hashCode());
       long[] shape = spec.shape();

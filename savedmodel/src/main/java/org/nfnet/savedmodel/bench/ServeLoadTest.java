@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.imageio.ImageIO;
 import org.nfnet.savedmodel.NFNetModel;
-import org.nfnet.savedmodel.NFNetServer;
+import org.nfnet.savedmodel.serving.NFNetServer;
 
 /**
  * Load test on loopback: serves an export on 127.0.0.1 (ephemeral port), runs 4 concurrent
