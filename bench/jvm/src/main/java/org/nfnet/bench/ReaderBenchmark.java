@@ -1,4 +1,4 @@
-package org.nfnet.converters.bench;
+package org.nfnet.bench;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -20,7 +20,7 @@ import org.nfnet.converters.WeightFileReader;
  * python3 /work/shared/tools/haiku_pickle.py --structure /work/shared/reference/structures.json \
  *     --variant F0 --out /tmp/F0_test.pkl --fill zeros
  * java -Xmx256m -cp converters/target/classes:zoo/target/classes \
- *     org.nfnet.converters.bench.ReaderBenchmark /tmp/F0_test.pkl 5
+ *     org.nfnet.bench.ReaderBenchmark /tmp/F0_test.pkl 5
  * </pre>
  *
  * The first pass may include reading from disk; later passes run from the page cache.

@@ -1,9 +1,13 @@
-package org.nfnet.training.distributed;
+package org.nfnet.bench;
 
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import org.nfnet.training.distributed.ClusterSpec;
+import org.nfnet.training.distributed.CollectiveAllReduce;
+import org.nfnet.training.distributed.PeerFailureException;
+import org.nfnet.training.distributed.WorkerServer;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
@@ -17,7 +21,7 @@ import org.tensorflow.types.TFloat32;
  * All-reduce benchmark between the tasks of a cluster (run one process per task):
  *
  * <pre>
- * java -cp ... org.nfnet.training.distributed.AllReduceBench --cluster 127.0.0.1:2222,127.0.0.1:2223 \
+ * java -cp ... org.nfnet.bench.AllReduceBench --cluster 127.0.0.1:2222,127.0.0.1:2223 \
  *     --task-index 0 [--floats 71500000] [--tensors 1] [--packed] [--iters 5] [--warmup 1]
  * </pre>
  *
