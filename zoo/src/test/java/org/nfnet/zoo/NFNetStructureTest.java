@@ -117,6 +117,10 @@ class NFNetStructureTest {
     assertEquals(1 / Math.sqrt(1.08), b.get(3).beta(), 1e-12);
     assertEquals(0.25 * 11 / 12, b.get(11).stochDepthRate(), 1e-12);
     assertEquals(2, b.get(1).stride());
-    assertEquals(6, b.get(5).groups() * 0 + b.get(5).width() / 128);
+    // block 5 is in stage 2 (depths 1, 2, 6, 3): bottleneck 1536 x expansion 0.5 = 768, split into
+    // groups of DeepMind's group width 128
+    assertEquals(2, b.get(5).stage());
+    assertEquals(768, b.get(5).width());
+    assertEquals(6, b.get(5).groups());
   }
 }
