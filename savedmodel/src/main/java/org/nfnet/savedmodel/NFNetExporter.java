@@ -85,8 +85,8 @@ public final class NFNetExporter {
 
   /**
    * Config of the export session, which only runs variable loads (one per parameter) and the save:
-   * Grappler's per-run graph optimization is pure overhead there (it made each of F0's 176 load
-   * runs ~3x slower, measured). The folded kernels are computed in FoldedKernels' own session with
+   * Grappler's per-run graph optimization is pure overhead there (it slows every load run down;
+   * BENCHMARKS.md, "Conversion"). The folded kernels are computed in FoldedKernels' own session with
    * the default config, and the SavedModel does not record a session config, so serving is
    * unaffected.
    */
