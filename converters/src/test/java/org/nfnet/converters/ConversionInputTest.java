@@ -12,8 +12,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.nfnet.testing.SharedFixtures;
 import org.nfnet.zoo.ParameterSpec;
-import org.nfnet.zoo.VariantJson;
 import org.nfnet.zoo.Variants;
 
 class ConversionInputTest {
@@ -22,7 +22,7 @@ class ConversionInputTest {
 
   @Test
   void copiesEveryParameterOfTheT0FixtureInForwardOrder() throws IOException {
-    var t0 = VariantJson.load(TestFiles.T0_DIR.resolve("reference.json"));
+    var t0 = SharedFixtures.t0Config();
     try (ConversionInput in = ConversionInput.open(TestFiles.T0_DIR.resolve("t0_seed7_p3.pkl"), t0,
         ReadOptions.defaults(), true)) {
       assertEquals(131, in.parameters().size());

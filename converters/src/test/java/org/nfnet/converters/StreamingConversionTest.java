@@ -25,9 +25,9 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.nfnet.savedmodel.NFNetExporter;
+import org.nfnet.testing.SharedFixtures;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.ParameterSpec;
-import org.nfnet.zoo.VariantJson;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -82,7 +82,7 @@ class StreamingConversionTest {
   @ParameterizedTest
   @ValueSource(booleans = {true, false})
   void exporterHoldsOneParameterAtATimeAndClosesEveryOne(boolean fold) throws IOException {
-    NFNetConfig t0 = VariantJson.load(TestFiles.T0_DIR.resolve("reference.json"));
+    NFNetConfig t0 = SharedFixtures.t0Config();
     try (ConversionInput in = ConversionInput.open(T0, t0, ReadOptions.defaults(), true)) {
       Tracker tracker = new Tracker(in.float32Tensors());
       new NFNetExporter(in.config()).parameters(tracker).fold(fold).export(dir.resolve("m"));
@@ -109,7 +109,7 @@ class StreamingConversionTest {
 
   @Test
   void tensorsAreFilledInPlaceWithTheFileValues() throws IOException {
-    NFNetConfig t0 = VariantJson.load(TestFiles.T0_DIR.resolve("reference.json"));
+    NFNetConfig t0 = SharedFixtures.t0Config();
     try (ConversionInput in = ConversionInput.open(T0, t0, ReadOptions.defaults(), true)) {
       Function<ParameterSpec, TFloat32> values = in.float32Tensors();
       for (ParameterSpec s : in.parameters()) {
@@ -130,7 +130,7 @@ class StreamingConversionTest {
 
   @Test
   void aNaNFoundWhileStreamingNamesTheParameterAndLeavesNoOutput() throws IOException {
-    NFNetConfig t0 = VariantJson.load(TestFiles.T0_DIR.resolve("reference.json"));
+    NFNetConfig t0 = SharedFixtures.t0Config();
     String victim = "NFNet/~/nf_block_1/~/conv1/w";
     Path file = dir.resolve("nan.pkl");
     Files.copy(T0, file);

@@ -11,10 +11,11 @@ import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.nfnet.testing.SharedFixtures;
 
 /** The tiny T0 fixtures are real release-format pickles (protocols 3 and 4). */
 class T0FixtureTest {
-  static final Path SHARED = Path.of(System.getProperty("nfnet.shared.dir", "../../shared"));
+  static final Path SHARED = SharedFixtures.dir();
   static final Path T0 = SHARED.resolve("fixtures/nfnet_t0");
 
   static Map<String, long[]> referenceShapes() throws Exception {

@@ -13,10 +13,10 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.nfnet.testing.SharedFixtures;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
 import org.nfnet.zoo.ParameterSpec;
-import org.nfnet.zoo.VariantJson;
 import org.nfnet.zoo.Variants;
 
 class ValidationTest {
@@ -26,7 +26,7 @@ class ValidationTest {
   static final Path T0_FILE = TestFiles.T0_DIR.resolve("t0_seed5_p3.pkl");
 
   static NFNetConfig t0() {
-    return VariantJson.load(TestFiles.T0_DIR.resolve("reference.json"));
+    return SharedFixtures.t0Config();
   }
 
   @Test

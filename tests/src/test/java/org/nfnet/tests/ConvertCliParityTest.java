@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nfnet.cli.Main;
+import org.nfnet.testing.SharedFixtures;
 
 /**
  * The user-facing import path end to end: {@code nfnet convert} on DeepMind's release-format T0
@@ -23,23 +24,23 @@ class ConvertCliParityTest {
 
   @Test
   void convertedFixturesReproduceDeepMindLogitsThroughTheCli() throws Exception {
-    JsonNode cases = Fixtures.reference().get("cases");
+    JsonNode cases = SharedFixtures.reference().get("cases");
     for (JsonNode c : cases) {
       String weights = c.get("weights").asText();
       Path model = tmp.resolve(weights.replace(".pkl", ""));
-      assertEquals(0, Main.run("convert", "--weights", Fixtures.t0().resolve(weights).toString(),
-          "--variant", Fixtures.t0Reference().toString(), "--out", model.toString()));
+      assertEquals(0, Main.run("convert", "--weights", SharedFixtures.t0().resolve(weights).toString(),
+          "--variant", SharedFixtures.t0VariantFile().toString(), "--out", model.toString()));
       assertTrue(Files.isRegularFile(model.resolve("saved_model.pb")));
       int n = c.get("batch").asInt();
       int res = c.get("res").asInt();
       Path out = tmp.resolve(weights + ".logits.f32");
       assertEquals(0, Main.run("logits", "--model", model.toString(), "--input",
-          Fixtures.t0().resolve(c.get("input").asText()).toString(), "--shape",
+          SharedFixtures.t0().resolve(c.get("input").asText()).toString(), "--shape",
           n + "," + res + "," + res + ",3", "--out", out.toString()));
       ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(out)).order(ByteOrder.LITTLE_ENDIAN);
       float[] logits = new float[n * 10];
       b.asFloatBuffer().get(logits);
-      double err = Fixtures.relativeMaxError(c.get("logits"), logits, 10);
+      double err = SharedFixtures.relativeMaxError(c.get("logits"), logits, 10);
       assertTrue(err <= T0ParityTest.TOLERANCE, weights + " @" + res + ": off by " + err);
     }
   }
@@ -47,8 +48,8 @@ class ConvertCliParityTest {
   @Test
   void convertRefusesToOverwriteAndLeavesNothingOnFailure() throws Exception {
     Path model = tmp.resolve("m");
-    Path weights = Fixtures.t0().resolve("t0_seed5_p3.pkl");
-    String variant = Fixtures.t0Reference().toString();
+    Path weights = SharedFixtures.t0().resolve("t0_seed5_p3.pkl");
+    String variant = SharedFixtures.t0VariantFile().toString();
     assertEquals(0, Main.run("convert", "--weights", weights.toString(), "--variant", variant, "--out", model.toString()));
     long before = Files.getLastModifiedTime(model.resolve("saved_model.pb")).toMillis();
     assertEquals(2, Main.run("convert", "--weights", weights.toString(), "--variant", variant, "--out", model.toString()));

@@ -24,6 +24,7 @@ import javax.xml.parsers.DocumentBuilderFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nfnet.savedmodel.NFNetModel;
+import org.nfnet.testing.SharedFixtures;
 import org.w3c.dom.Document;
 
 /**
@@ -77,7 +78,7 @@ class ExamplesTest {
     try (URLClassLoader loader = new URLClassLoader(new URL[] {classes.toUri().toURL()},
         getClass().getClassLoader())) {
       String converted = runMain(loader, "org.nfnet.examples.Convert",
-          Fixtures.t0().resolve("t0_seed5_p3.pkl").toString(), export.toString(),
+          SharedFixtures.t0().resolve("t0_seed5_p3.pkl").toString(), export.toString(),
           Path.of("..", "variants", "t0.json").toAbsolutePath().toString());
       assertTrue(converted.startsWith("T0: 289,872 parameters"), converted);
       assertTrue(Files.isRegularFile(export.resolve("saved_model.pb")), converted);

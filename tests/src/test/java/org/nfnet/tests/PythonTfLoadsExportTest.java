@@ -29,8 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nfnet.converters.ConversionInput;
 import org.nfnet.converters.ReadOptions;
 import org.nfnet.savedmodel.NFNetExporter;
+import org.nfnet.testing.SharedFixtures;
 import org.nfnet.zoo.NFNetConfig;
-import org.nfnet.zoo.VariantJson;
 import org.tensorflow.Result;
 import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Tensor;
@@ -73,11 +73,11 @@ class PythonTfLoadsExportTest {
     assumeTrue(python != null, "no Python with tensorflow (.ci/install-deps installs tensorflow-cpu"
         + " into ~/.cache/nfnet-venv); Python TF check skipped");
 
-    NFNetConfig t0 = VariantJson.load(Fixtures.t0Reference());
-    JsonNode case0 = Fixtures.reference().get("cases").get(0);
+    NFNetConfig t0 = SharedFixtures.t0Config();
+    JsonNode case0 = SharedFixtures.reference().get("cases").get(0);
     assertEquals("t0_seed5_p3.pkl", case0.get("weights").asText());
     Path export = tmp.resolve("t0");
-    try (ConversionInput in = ConversionInput.open(Fixtures.t0().resolve("t0_seed5_p3.pkl"), t0,
+    try (ConversionInput in = ConversionInput.open(SharedFixtures.t0().resolve("t0_seed5_p3.pkl"), t0,
         ReadOptions.defaults(), true)) {
       new NFNetExporter(t0).parameters(in.float32Tensors()).export(export);
     }
@@ -98,7 +98,7 @@ class PythonTfLoadsExportTest {
       pngs.add("image" + i + ".png");
       Files.write(io.resolve(pngs.get(i)), png);
     }
-    Path normalized = Fixtures.t0().resolve(case0.get("input").asText());
+    Path normalized = SharedFixtures.t0().resolve(case0.get("input").asText());
     Files.copy(normalized, io.resolve("normalized.f32"));
     ObjectMapper json = new ObjectMapper();
     ObjectNode manifest = json.createObjectNode();
@@ -119,7 +119,7 @@ class PythonTfLoadsExportTest {
     try (SavedModelBundle bundle = SavedModelBundle.load(export.toString(), NFNetExporter.TAG);
         TUint8 images = TUint8.tensorOf(Shape.of(n, res, res, 3), DataBuffers.of(pixels, true, false));
         TFloat32 norm = TFloat32.tensorOf(Shape.of(n, res, res, 3),
-            DataBuffers.of(Fixtures.readF32(normalized)));
+            DataBuffers.of(SharedFixtures.readF32(normalized)));
         TString bytes = TString.tensorOfBytes(NdArrays.vectorOfObjects(pngBytes.toArray(new byte[0][])))) {
       Map<String, Map<String, Tensor>> feeds = new LinkedHashMap<>();
       feeds.put("serving_default", Map.of("images", images));
@@ -142,9 +142,9 @@ class PythonTfLoadsExportTest {
 
     // Python's logits_from_normalized against DeepMind's JAX logits (and pooled features).
     JsonNode lfn = py.get("outputs").get("logits_from_normalized");
-    double eLogits = Fixtures.relativeMaxError(case0.get("logits"),
+    double eLogits = SharedFixtures.relativeMaxError(case0.get("logits"),
         floats(lfn.get("logits").get("values")), t0.numClasses());
-    double ePool = Fixtures.relativeMaxError(case0.get("pool"),
+    double ePool = SharedFixtures.relativeMaxError(case0.get("pool"),
         floats(lfn.get("pooled").get("values")), t0.finalChannels());
     System.out.printf("Python TF %s vs DeepMind: logits %.3g, pooled %.3g of max|ref|%n",
         py.get("tf_version").asText(), eLogits, ePool);

@@ -11,8 +11,8 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.nfnet.converters.HaikuParams;
 import org.nfnet.converters.WeightFileReader;
+import org.nfnet.testing.SharedFixtures;
 import org.nfnet.zoo.NFNetConfig;
-import org.nfnet.zoo.VariantJson;
 import org.nfnet.zoo.graph.ForwardOptions;
 import org.nfnet.zoo.graph.NFNet;
 import org.nfnet.zoo.graph.NFNetOutputs;
@@ -35,7 +35,7 @@ class T0ParityTest {
   static final double TOLERANCE = 2e-5;
 
   static Stream<Arguments> cases() {
-    JsonNode cases = Fixtures.reference().get("cases");
+    JsonNode cases = SharedFixtures.reference().get("cases");
     return java.util.stream.IntStream.range(0, cases.size()).mapToObj(i -> Arguments.of(
         cases.get(i).get("weights").asText() + " @" + cases.get(i).get("res").asInt(), cases.get(i)));
   }
@@ -43,12 +43,12 @@ class T0ParityTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   void logitsAndPooledFeaturesMatchDeepMind(String name, JsonNode c) throws Exception {
-    NFNetConfig t0 = VariantJson.load(Fixtures.t0Reference());
+    NFNetConfig t0 = SharedFixtures.t0Config();
     int n = c.get("batch").asInt();
     int res = c.get("res").asInt();
-    FloatBuffer input = Fixtures.readF32(Fixtures.t0().resolve(c.get("input").asText()));
+    FloatBuffer input = SharedFixtures.readF32(SharedFixtures.t0().resolve(c.get("input").asText()));
     assertEquals((long) n * res * res * 3, input.remaining());
-    try (HaikuParams weights = WeightFileReader.read(Fixtures.t0().resolve(c.get("weights").asText()));
+    try (HaikuParams weights = WeightFileReader.read(SharedFixtures.t0().resolve(c.get("weights").asText()));
         Graph g = new Graph();
         Session s = new Session(g)) {
       Ops tf = Ops.create(g);
@@ -63,8 +63,8 @@ class T0ParityTest {
         float[] pooled = values((TFloat32) r.get(1));
         assertEquals(n * t0.numClasses(), logits.length);
         assertEquals(n * t0.finalChannels(), pooled.length);
-        double eLogits = Fixtures.relativeMaxError(c.get("logits"), logits, t0.numClasses());
-        double ePool = Fixtures.relativeMaxError(c.get("pool"), pooled, t0.finalChannels());
+        double eLogits = SharedFixtures.relativeMaxError(c.get("logits"), logits, t0.numClasses());
+        double ePool = SharedFixtures.relativeMaxError(c.get("pool"), pooled, t0.finalChannels());
         assertTrue(eLogits <= TOLERANCE, name + ": logits off by " + eLogits + " of max |ref|");
         assertTrue(ePool <= TOLERANCE, name + ": pooled off by " + ePool + " of max |ref|");
       }
