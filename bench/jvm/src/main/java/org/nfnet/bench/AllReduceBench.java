@@ -1,5 +1,6 @@
 package org.nfnet.bench;
 
+import com.google.common.math.Quantiles;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -97,15 +98,14 @@ public final class AllReduceBench {
           }
         }
         if (cluster.isChief()) {
-          double[] sorted = ms.clone();
-          Arrays.sort(sorted);
-          double median = sorted[iters / 2];
+          double median = Quantiles.median().compute(ms);
+          double min = Arrays.stream(ms).min().orElse(Double.NaN);
           double bytes = 4.0 * per * tensors;
           int n = cluster.numTasks();
           System.out.printf(Locale.ROOT,
               "all-reduce n=%d floats=%d tensors=%d packed=%s: median %.1f ms, min %.1f ms"
                   + " (steps %s); algbw %.2f GB/s, busbw %.2f GB/s%n",
-              n, (long) per * tensors, tensors, packed, median, sorted[0],
+              n, (long) per * tensors, tensors, packed, median, min,
               Arrays.toString(Arrays.stream(ms).map(x -> Math.round(x * 10) / 10.0).toArray()),
               bytes / median / 1e6, 2.0 * (n - 1) / n * bytes / median / 1e6);
         }
