@@ -270,7 +270,9 @@ class PythonTfLoadsExportTest {
     candidates.add("python3");
     for (String c : candidates) {
       try {
-        Process p = new ProcessBuilder(c, "-c", "import tensorflow")
+        // find_spec locates the package without importing it (an import takes seconds).
+        Process p = new ProcessBuilder(c, "-c",
+            "import importlib.util, sys; sys.exit(importlib.util.find_spec('tensorflow') is None)")
             .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         if (p.waitFor(2, TimeUnit.MINUTES) && p.exitValue() == 0) {
           return c;
