@@ -19,7 +19,8 @@ import org.nfnet.converters.WeightFileReader;
  * <pre>
  * python3 /work/shared/tools/haiku_pickle.py --structure /work/shared/reference/structures.json \
  *     --variant F0 --out /tmp/F0_test.pkl --fill zeros
- * java -Xmx256m -cp converters/target/classes:zoo/target/classes \
+ * mvn -q -pl bench/jvm -am package -DskipTests
+ * java -Xmx256m -cp "bench/jvm/target/classes:bench/jvm/target/lib/*" \
  *     org.nfnet.bench.ReaderBenchmark /tmp/F0_test.pkl 5
  * </pre>
  *
