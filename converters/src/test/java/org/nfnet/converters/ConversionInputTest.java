@@ -13,8 +13,8 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nfnet.converters.validation.NonFiniteScan;
+import org.nfnet.testing.SharedFixtures;
 import org.nfnet.zoo.ParameterSpec;
-import org.nfnet.zoo.VariantJson;
 import org.nfnet.zoo.Variants;
 
 class ConversionInputTest {
@@ -23,7 +23,7 @@ class ConversionInputTest {
 
   @Test
   void copiesEveryParameterOfTheT0FixtureInForwardOrder() throws IOException {
-    var t0 = VariantJson.load(TestFiles.T0_DIR.resolve("reference.json"));
+    var t0 = SharedFixtures.t0Config();
     try (ConversionInput in = ConversionInput.open(TestFiles.T0_DIR.resolve("t0_seed5_release.pkl"), t0,
         ReadOptions.defaults(), true)) {
       assertEquals(131, in.parameters().size());

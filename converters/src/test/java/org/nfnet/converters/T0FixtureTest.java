@@ -11,13 +11,14 @@ import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.nfnet.testing.SharedFixtures;
 
 /**
  * The tiny T0 fixtures: {@code t0_seed*_release.pkl} in the byte layout of DeepMind's release files
  * (dill 0.3.x / numpy <= 1.18), the others in the plain standard-pickler layout (protocols 3, 4).
  */
 class T0FixtureTest {
-  static final Path SHARED = Path.of(System.getProperty("nfnet.shared.dir", "../../shared"));
+  static final Path SHARED = SharedFixtures.dir();
   static final Path T0 = SHARED.resolve("fixtures/nfnet_t0");
 
   static Map<String, long[]> referenceShapes() throws Exception {

@@ -7,14 +7,15 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.nfnet.testing.SharedFixtures;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
 import org.nfnet.zoo.ParameterSpec;
 
 /** Paths of committed test weights and builders for generated ones. */
 final class TestFiles {
-  static final Path SHARED = Path.of(System.getProperty("nfnet.shared.dir", "../../shared"));
-  static final Path T0_DIR = SHARED.resolve("fixtures/nfnet_t0");
+  static final Path SHARED = SharedFixtures.dir();
+  static final Path T0_DIR = SharedFixtures.t0();
 
   private TestFiles() {}
 

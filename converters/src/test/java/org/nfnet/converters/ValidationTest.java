@@ -16,10 +16,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nfnet.converters.validation.ValidationReport;
 import org.nfnet.converters.validation.VariantDetector;
 import org.nfnet.converters.validation.WeightValidator;
+import org.nfnet.testing.SharedFixtures;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
 import org.nfnet.zoo.ParameterSpec;
-import org.nfnet.zoo.VariantJson;
 import org.nfnet.zoo.Variants;
 
 class ValidationTest {
@@ -29,7 +29,7 @@ class ValidationTest {
   static final Path T0_FILE = TestFiles.T0_DIR.resolve("t0_seed5_release.pkl");
 
   static NFNetConfig t0() {
-    return VariantJson.load(TestFiles.T0_DIR.resolve("reference.json"));
+    return SharedFixtures.t0Config();
   }
 
   @Test
@@ -100,10 +100,10 @@ class ValidationTest {
     try (HaikuParams p = WeightFileReader.read(t0WithExtra(2f))) {
       ValidationReport lenient = WeightValidator.validate(p, t0());
       assertTrue(lenient.ok(), lenient.errors().toString());
-      assertEquals(List.of("1 unexpected entry not used by variant reference: NFNet/~/ema/counter"),
+      assertEquals(List.of("1 unexpected entry not used by variant T0: NFNet/~/ema/counter"),
           lenient.warnings());
       ValidationReport strict = WeightValidator.validate(p, t0(), new WeightValidator.Options(true, true));
-      assertEquals(List.of("1 unexpected entry not used by variant reference: NFNet/~/ema/counter"),
+      assertEquals(List.of("1 unexpected entry not used by variant T0: NFNet/~/ema/counter"),
           strict.errors());
     }
   }

@@ -82,8 +82,8 @@ public final class NFNetExporter {
 
   /**
    * Config of the export session, which only runs variable loads (one per parameter) and the save:
-   * Grappler's per-run graph optimization is pure overhead there (it made each of F0's 176 load
-   * runs ~3x slower, measured). The folded kernels are computed in FoldedKernels' own session with
+   * Grappler's per-run graph optimization is pure overhead there (it slows every load run down;
+   * BENCHMARKS.md, "Conversion"). The folded kernels are computed in FoldedKernels' own session with
    * the default config, and the SavedModel does not record a session config, so serving is
    * unaffected.
    */
@@ -104,6 +104,12 @@ public final class NFNetExporter {
   private Path labelFile;
   private final Map<String, Object> cardExtras = new LinkedHashMap<>();
 
+  /**
+   * An exporter for one architecture; set its values with {@link #parameters}, then
+   * {@link #export}.
+   *
+   * @param config the variant, with the number of classes of the weights to export
+   */
   public NFNetExporter(NFNetConfig config) {
     this.config = Objects.requireNonNull(config);
   }
@@ -124,7 +130,6 @@ public final class NFNetExporter {
     return parameters(fromMap(byHaikuKey));
   }
 
-  /** Fold weight standardization into stored kernels (default true). */
   /**
    * Convolution precision of the exported graph. {@link Precision#BFLOAT16} keeps float32 weights
    * in the checkpoint and casts at the convolutions (fast on CPUs with AMX/AVX512-BF16).
@@ -143,6 +148,11 @@ public final class NFNetExporter {
     return this;
   }
 
+  /**
+   * Fold weight standardization into the stored kernels (default true): each WSConv2D stores its
+   * standardized, gain-scaled kernel {@code w_hat} and runs a plain convolution, with the same
+   * outputs as the unfolded graph up to float32 rounding.
+   */
   public NFNetExporter fold(boolean fold) {
     this.fold = fold;
     return this;
@@ -165,6 +175,12 @@ public final class NFNetExporter {
     return this;
   }
 
+  /**
+   * How many classes the {@code top_k_*} outputs list (default {@value #DEFAULT_TOP_K}; capped at
+   * the number of classes).
+   *
+   * @throws IllegalArgumentException if {@code k < 1}
+   */
   public NFNetExporter topK(int k) {
     if (k < 1) {
       throw new IllegalArgumentException("top-k must be >= 1, got " + k);
@@ -173,6 +189,10 @@ public final class NFNetExporter {
     return this;
   }
 
+  /**
+   * Class names for {@code top_k_labels} and {@code assets.extra/labels.txt}, one per class
+   * (default: ImageNet's for 1000 classes, else {@code class_0..}).
+   */
   public NFNetExporter labels(List<String> labels) {
     this.labels = List.copyOf(labels);
     return this;
@@ -190,10 +210,25 @@ public final class NFNetExporter {
     return this;
   }
 
-  /** What {@link #export} produced. */
+  /**
+   * What {@link #export} produced.
+   *
+   * @param dir the export directory
+   * @param bytes its size on disk
+   * @param millis wall time of the export
+   * @param folded whether weight standardization was folded into the kernels
+   * @param parameterCount the variant's parameter count
+   * @param storedValues values stored in the checkpoint or graph (folding drops the gains)
+   * @param frozen whether the weights are graph constants
+   */
   public record Result(Path dir, long bytes, long millis, boolean folded, long parameterCount,
       long storedValues, boolean frozen) {}
 
+  /**
+   * A parameter source over values keyed by Haiku key ({@code module/name}).
+   *
+   * @throws IllegalArgumentException (from the function) for a missing key or a wrong size
+   */
   public static Function<ParameterSpec, TFloat32> fromMap(Map<String, FloatBuffer> byHaikuKey) {
     return spec -> {
       FloatBuffer v = byHaikuKey.get(spec.haikuKey());
@@ -208,7 +243,13 @@ public final class NFNetExporter {
     };
   }
 
-  /** Exports into {@code dir} (atomically). */
+  /**
+   * Exports into {@code dir}: written into a hidden temporary directory beside it and renamed into
+   * place, so {@code dir} is either the complete export or untouched.
+   *
+   * @throws java.nio.file.FileAlreadyExistsException if {@code dir} exists and {@link #force} is off
+   * @throws IOException if the export cannot be written
+   */
   public Result export(Path dir) throws IOException {
     Objects.requireNonNull(values, "no parameter values: call parameters(...) first");
     long t0 = System.nanoTime();

@@ -27,11 +27,11 @@ import org.tensorflow.types.TFloat32;
  *
  * <p>Why this order: peak memory of an export should be the variables (1x the weights) plus one
  * parameter in flight. Loading one parameter per run after the network is built costs a new TF
- * executor per run, and each one prunes and optimizes the whole graph (two network copies: F0's
- * 176 folded parameters took 15 s that way, measured), which is why the zoo's
- * {@code VariableParameters.load} feeds 64 MB per run, i.e. holds 64 MB of host tensors on top of
- * the variables they are copied into. While the graph holds only the variables and their loaders,
- * a run costs ~2 ms (with the exporter's Grappler-free session), so the export can stream
+ * executor per run, and each one prunes and optimizes the whole graph (two network copies), which
+ * is why the zoo's {@code VariableParameters.load} feeds 64 MB per run, i.e. holds 64 MB of host
+ * tensors on top of the variables they are copied into. While the graph holds only the variables
+ * and their loaders, a run is cheap (with the exporter's Grappler-free session; BENCHMARKS.md,
+ * "Conversion"), so the export can stream
  * parameter by parameter: request a value, run its assign, close the value, next.
  *
  * <p>The network built afterwards reads the variables through the same {@code <name>_read}

@@ -1,31 +1,20 @@
 package org.nfnet.savedmodel;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Random;
 import java.util.function.Function;
+import org.nfnet.testing.SharedFixtures;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.ParameterSpec;
-import org.nfnet.zoo.VariantJson;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.types.TFloat32;
 
-/** Shared fixtures: the T0 config and deterministic, non-trivial random parameter values. */
+/** Test models: the T0 config and deterministic, non-trivial random parameter values. */
 public final class TestModels {
   private TestModels() {}
 
-  public static Path sharedDir() {
-    String p = System.getProperty("nfnet.shared.dir");
-    Path dir = p != null ? Path.of(p) : Path.of("..", "shared");
-    if (!Files.isDirectory(dir)) {
-      dir = Path.of("..", "..", "shared");
-    }
-    return dir.toAbsolutePath().normalize();
-  }
-
   public static NFNetConfig t0() {
-    return VariantJson.load(sharedDir().resolve("fixtures/nfnet_t0/reference.json"));
+    return SharedFixtures.t0Config();
   }
 
   /**

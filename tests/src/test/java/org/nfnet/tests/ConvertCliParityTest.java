@@ -15,6 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.nfnet.cli.Main;
+import org.nfnet.testing.SharedFixtures;
 
 /**
  * The user-facing import path end to end: {@code nfnet convert} on DeepMind's release-format T0
@@ -26,23 +27,23 @@ class ConvertCliParityTest {
 
   @Test
   void convertedFixturesReproduceDeepMindLogitsThroughTheCli() throws Exception {
-    JsonNode cases = Fixtures.reference().get("cases");
+    JsonNode cases = SharedFixtures.reference().get("cases");
     for (JsonNode c : cases) {
       String weights = c.get("weights").asText();
       Path model = tmp.resolve(weights.replace(".pkl", ""));
-      assertEquals(0, Main.run("convert", "--weights", Fixtures.t0().resolve(weights).toString(),
-          "--variant", Fixtures.t0Reference().toString(), "--out", model.toString()));
+      assertEquals(0, Main.run("convert", "--weights", SharedFixtures.t0().resolve(weights).toString(),
+          "--variant", SharedFixtures.t0VariantFile().toString(), "--out", model.toString()));
       assertTrue(Files.isRegularFile(model.resolve("saved_model.pb")));
       int n = c.get("batch").asInt();
       int res = c.get("res").asInt();
       Path out = tmp.resolve(weights + ".logits.f32");
       assertEquals(0, Main.run("logits", "--model", model.toString(), "--input",
-          Fixtures.t0().resolve(c.get("input").asText()).toString(), "--shape",
+          SharedFixtures.t0().resolve(c.get("input").asText()).toString(), "--shape",
           n + "," + res + "," + res + ",3", "--out", out.toString()));
       ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(out)).order(ByteOrder.LITTLE_ENDIAN);
       float[] logits = new float[n * 10];
       b.asFloatBuffer().get(logits);
-      double err = Fixtures.relativeMaxError(c.get("logits"), logits, 10);
+      double err = SharedFixtures.relativeMaxError(c.get("logits"), logits, 10);
       assertTrue(err <= T0ParityTest.TOLERANCE, weights + " @" + res + ": off by " + err);
     }
   }
@@ -55,12 +56,12 @@ class ConvertCliParityTest {
   @ParameterizedTest
   @ValueSource(ints = {5, 31})
   void releaseLayoutConvertsExactlyLikeThePlainLayout(int seed) throws Exception {
-    String variant = Fixtures.t0Reference().toString();
+    String variant = SharedFixtures.t0VariantFile().toString();
     Path release = tmp.resolve("release");
     Path plain = tmp.resolve("plain");
-    assertEquals(0, Main.run("convert", "--weights", Fixtures.t0().resolve("t0_seed" + seed + "_release.pkl").toString(),
+    assertEquals(0, Main.run("convert", "--weights", SharedFixtures.t0().resolve("t0_seed" + seed + "_release.pkl").toString(),
         "--variant", variant, "--out", release.toString()));
-    assertEquals(0, Main.run("convert", "--weights", Fixtures.t0().resolve("t0_seed" + seed + "_p3.pkl").toString(),
+    assertEquals(0, Main.run("convert", "--weights", SharedFixtures.t0().resolve("t0_seed" + seed + "_p3.pkl").toString(),
         "--variant", variant, "--out", plain.toString()));
     Path data = Path.of("variables", "variables.data-00000-of-00001");
     assertArrayEquals(Files.readAllBytes(plain.resolve(data)), Files.readAllBytes(release.resolve(data)),
@@ -73,9 +74,9 @@ class ConvertCliParityTest {
       assertEquals(Float.floatToRawIntBits(fromPlain[i]), Float.floatToRawIntBits(fromRelease[i]), "logit " + i);
     }
     if (seed == 5) {
-      JsonNode c = Fixtures.reference().get("cases").get(0);
+      JsonNode c = SharedFixtures.reference().get("cases").get(0);
       assertEquals("t0_seed5_p3.pkl", c.get("weights").asText());
-      double err = Fixtures.relativeMaxError(c.get("logits"), fromRelease, 10);
+      double err = SharedFixtures.relativeMaxError(c.get("logits"), fromRelease, 10);
       assertTrue(err <= T0ParityTest.TOLERANCE, "release layout: off by " + err);
     }
   }
@@ -83,7 +84,7 @@ class ConvertCliParityTest {
   private float[] logits(Path model, String input, int n, int res) throws Exception {
     Path out = tmp.resolve(model.getFileName() + "-" + input + ".logits");
     assertEquals(0, Main.run("logits", "--model", model.toString(), "--input",
-        Fixtures.t0().resolve(input).toString(), "--shape", n + "," + res + "," + res + ",3", "--out", out.toString()));
+        SharedFixtures.t0().resolve(input).toString(), "--shape", n + "," + res + "," + res + ",3", "--out", out.toString()));
     float[] logits = new float[n * 10];
     ByteBuffer.wrap(Files.readAllBytes(out)).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(logits);
     return logits;
@@ -92,8 +93,8 @@ class ConvertCliParityTest {
   @Test
   void convertRefusesToOverwriteAndLeavesNothingOnFailure() throws Exception {
     Path model = tmp.resolve("m");
-    Path weights = Fixtures.t0().resolve("t0_seed5_release.pkl");
-    String variant = Fixtures.t0Reference().toString();
+    Path weights = SharedFixtures.t0().resolve("t0_seed5_release.pkl");
+    String variant = SharedFixtures.t0VariantFile().toString();
     assertEquals(0, Main.run("convert", "--weights", weights.toString(), "--variant", variant, "--out", model.toString()));
     long before = Files.getLastModifiedTime(model.resolve("saved_model.pb")).toMillis();
     assertEquals(2, Main.run("convert", "--weights", weights.toString(), "--variant", variant, "--out", model.toString()));

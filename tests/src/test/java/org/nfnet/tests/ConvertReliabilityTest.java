@@ -1,5 +1,7 @@
 package org.nfnet.tests;
 
+import org.nfnet.testing.SharedFixtures;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
@@ -26,7 +28,7 @@ import org.nfnet.cli.Main;
 class ConvertReliabilityTest {
   @TempDir Path tmp;
 
-  private static final Path RELEASE = Fixtures.t0().resolve("t0_seed5_release.pkl");
+  private static final Path RELEASE = SharedFixtures.t0().resolve("t0_seed5_release.pkl");
 
   /** Runs the CLI and returns exit code + everything it printed. */
   private record Run(int code, String out) {}
@@ -59,13 +61,13 @@ class ConvertReliabilityTest {
     Path work = Files.createDirectories(tmp.resolve("work"));
     Files.writeString(work.resolve("notes.txt"), "my notes");
     Path weights = Files.copy(RELEASE, work.resolve("t0.pkl"));
-    Run r = run("convert", "--weights", weights.toString(), "--variant", Fixtures.t0Reference().toString(),
+    Run r = run("convert", "--weights", weights.toString(), "--variant", SharedFixtures.t0VariantFile().toString(),
         "--out", work.toString(), "--force");
     assertEquals(2, r.code(), r.out());
     assertTrue(r.out().contains("contains the weights"), r.out());
     Path other = Files.createDirectories(tmp.resolve("other"));
     Files.writeString(other.resolve("notes.txt"), "my notes");
-    r = run("convert", "--weights", RELEASE.toString(), "--variant", Fixtures.t0Reference().toString(),
+    r = run("convert", "--weights", RELEASE.toString(), "--variant", SharedFixtures.t0VariantFile().toString(),
         "--out", other.toString(), "--force");
     assertEquals(2, r.code(), r.out());
     assertTrue(r.out().contains("is not an export of this tool"), r.out());
@@ -77,14 +79,14 @@ class ConvertReliabilityTest {
   @Test
   void forceReplacesAnEarlierExportAndLeavesNoTemporaries() throws Exception {
     Path model = tmp.resolve("m");
-    String v = Fixtures.t0Reference().toString();
+    String v = SharedFixtures.t0VariantFile().toString();
     assertEquals(0, run("convert", "--weights", RELEASE.toString(), "--variant", v, "--out", model.toString()).code());
     // a dead convert's temporary beside it (kill -9): removed by the next run
     Path stale = Files.createDirectories(tmp.resolve(".m.tmp-" + UUID.randomUUID()));
     Process p = new ProcessBuilder("true").start();
     p.waitFor();
     Files.writeString(Path.of(stale + ".owner"), "pid=" + p.pid() + "\nstart=\ntarget=m\n");
-    Run r = run("convert", "--weights", Fixtures.t0().resolve("t0_seed31_release.pkl").toString(), "--variant", v,
+    Run r = run("convert", "--weights", SharedFixtures.t0().resolve("t0_seed31_release.pkl").toString(), "--variant", v,
         "--out", model.toString(), "--force");
     assertEquals(0, r.code(), r.out());
     assertTrue(Files.readString(model.resolve("model_card.json")).contains("t0_seed31_release.pkl"));
@@ -126,7 +128,7 @@ class ConvertReliabilityTest {
   @org.junit.jupiter.params.provider.MethodSource("hostileForms")
   void hostileReleaseLayoutFormsAreRefusedAndLeaveNothing(String expected, Object[] parts) throws Exception {
     Path evil = Files.write(tmp.resolve("evil.pkl"), pickle(parts));
-    Run r = run("convert", "--weights", evil.toString(), "--variant", Fixtures.t0Reference().toString(),
+    Run r = run("convert", "--weights", evil.toString(), "--variant", SharedFixtures.t0VariantFile().toString(),
         "--out", tmp.resolve("out").toString());
     assertEquals(2, r.code(), r.out());
     assertTrue(r.out().contains(evil.toString()) && r.out().contains(expected), r.out());
@@ -159,13 +161,13 @@ class ConvertReliabilityTest {
   @Test
   void twoConcurrentConvertsToTheSameOutNeverBothSucceed() throws Exception {
     Path model = tmp.resolve("m");
-    String v = Fixtures.t0Reference().toString();
+    String v = SharedFixtures.t0VariantFile().toString();
     java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
     try {
       java.util.concurrent.Future<Integer> a = pool.submit(() -> Main.run("convert", "--weights", RELEASE.toString(),
           "--variant", v, "--out", model.toString()));
       java.util.concurrent.Future<Integer> b = pool.submit(() -> Main.run("convert", "--weights",
-          Fixtures.t0().resolve("t0_seed31_release.pkl").toString(), "--variant", v, "--out", model.toString()));
+          SharedFixtures.t0().resolve("t0_seed31_release.pkl").toString(), "--variant", v, "--out", model.toString()));
       List<Integer> codes = List.of(a.get(), b.get());
       assertEquals(1, codes.stream().filter(c -> c == 0).count(), "exit codes " + codes);
       assertTrue(codes.contains(2), "exit codes " + codes);
@@ -182,7 +184,7 @@ class ConvertReliabilityTest {
     Run r = run("inspect", RELEASE.toString());
     assertEquals(0, r.code(), r.out());
     assertTrue(r.out().contains("layout:          dill 0.3.x / numpy <= 1.18 release layout"), r.out());
-    r = run("inspect", Fixtures.t0().resolve("t0_seed5_p3.pkl").toString());
+    r = run("inspect", SharedFixtures.t0().resolve("t0_seed5_p3.pkl").toString());
     assertTrue(r.out().contains("layout:          plain layout"), r.out());
   }
 
@@ -203,7 +205,7 @@ class ConvertReliabilityTest {
 
   @Test
   void errorsNameTheFileAndTheReason() throws Exception {
-    String v = Fixtures.t0Reference().toString();
+    String v = SharedFixtures.t0VariantFile().toString();
     Run labels = run("convert", "--weights", RELEASE.toString(), "--variant", v, "--labels", "/nonexist",
         "--out", tmp.resolve("m").toString());
     assertEquals(2, labels.code());

@@ -1,5 +1,7 @@
 package org.nfnet.tests;
 
+import org.nfnet.testing.SharedFixtures;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -51,16 +53,16 @@ class PretrainedPullTest {
     try (NFNetModel m = NFNetModel.pretrained("t0", options(md5))) {
       assertEquals(cache.resolve("models/T0"), m.dir());
       assertEquals("T0", m.variant());
-      JsonNode c = Fixtures.reference().get("cases").get(0);
+      JsonNode c = SharedFixtures.reference().get("cases").get(0);
       assertEquals(ReleaseServer.T0_SERVED.getFileName().toString().replace("release", "p3"), c.get("weights").asText());
       int n = c.get("batch").asInt();
       int res = c.get("res").asInt();
-      float[][] logits = m.logitsFromNormalized(Fixtures.readF32(Fixtures.t0().resolve(c.get("input").asText())), n, res, res);
+      float[][] logits = m.logitsFromNormalized(SharedFixtures.readF32(SharedFixtures.t0().resolve(c.get("input").asText())), n, res, res);
       float[] flat = new float[n * 10];
       for (int i = 0; i < n; i++) {
         System.arraycopy(logits[i], 0, flat, i * 10, 10);
       }
-      double err = Fixtures.relativeMaxError(c.get("logits"), flat, 10);
+      double err = SharedFixtures.relativeMaxError(c.get("logits"), flat, 10);
       assertTrue(err <= T0ParityTest.TOLERANCE, "pulled model off DeepMind's logits by " + err);
     }
     Map<String, Object> card = ModelCard.read(cache.resolve("models/T0"));

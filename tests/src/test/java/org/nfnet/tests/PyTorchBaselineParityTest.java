@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.nfnet.testing.SharedFixtures;
 
 /**
  * The PyTorch baseline that {@code nfnet bench --sections pytorch} times against
@@ -29,8 +30,8 @@ class PyTorchBaselineParityTest {
     assumeTrue(run(List.of(python, "-c", "import torch")) != null,
         "no PyTorch for " + python + " (apt-get install python3-torch); baseline check skipped");
     String out = run(List.of(python, SCRIPT.toString(), "--threads", "2",
-        "--check-fixture", Fixtures.t0().toString(),
-        "--structure", Fixtures.shared().resolve("reference/structures.json").toString()));
+        "--check-fixture", SharedFixtures.t0().toString(),
+        "--structure", SharedFixtures.dir().resolve("reference/structures.json").toString()));
     assertTrue(out != null, "nfnet_torch.py --check-fixture failed");
     JsonNode r = new ObjectMapper().readTree(out);
     assertTrue(r.path("f0_shapes_match_structures_json").asBoolean(), out);

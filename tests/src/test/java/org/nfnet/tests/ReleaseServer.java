@@ -1,5 +1,7 @@
 package org.nfnet.tests;
 
+import org.nfnet.testing.SharedFixtures;
+
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
@@ -29,7 +31,7 @@ import org.nfnet.zoo.VariantJson;
  */
 public final class ReleaseServer implements AutoCloseable {
   /** The T0 weights served as the "release" file, in the byte layout of DeepMind's F0-F6 files. */
-  public static final Path T0_SERVED = Fixtures.t0().resolve("t0_seed5_release.pkl");
+  public static final Path T0_SERVED = SharedFixtures.t0().resolve("t0_seed5_release.pkl");
   public static final String T0_FILE = "T0_haiku.npz";
   private static final Pattern RANGE = Pattern.compile("bytes=(\\d+)-");
 

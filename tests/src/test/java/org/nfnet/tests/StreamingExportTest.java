@@ -30,9 +30,9 @@ import org.nfnet.converters.ReadOptions;
 import org.nfnet.converters.WeightFileException;
 import org.nfnet.converters.WeightFileReader;
 import org.nfnet.savedmodel.NFNetExporter;
+import org.nfnet.testing.SharedFixtures;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.ParameterSpec;
-import org.nfnet.zoo.VariantJson;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -43,7 +43,7 @@ import org.tensorflow.types.TFloat32;
  * it). Checked by counting the tensors handed out and still open, not by timing or RSS.
  */
 class StreamingExportTest {
-  private static final Path T0 = Fixtures.t0().resolve("t0_seed5_release.pkl");
+  private static final Path T0 = SharedFixtures.t0().resolve("t0_seed5_release.pkl");
 
   @TempDir
   Path dir;
@@ -87,7 +87,7 @@ class StreamingExportTest {
   @ParameterizedTest
   @ValueSource(booleans = {true, false})
   void exporterHoldsOneParameterAtATimeAndClosesEveryOne(boolean fold) throws IOException {
-    NFNetConfig t0 = VariantJson.load(Fixtures.t0().resolve("reference.json"));
+    NFNetConfig t0 = SharedFixtures.t0Config();
     try (ConversionInput in = ConversionInput.open(T0, t0, ReadOptions.defaults(), true)) {
       Tracker tracker = new Tracker(in.float32Tensors());
       new NFNetExporter(in.config()).parameters(tracker).fold(fold).export(dir.resolve("m"));
@@ -114,7 +114,7 @@ class StreamingExportTest {
 
   @Test
   void aNaNFoundWhileStreamingNamesTheParameterAndLeavesNoOutput() throws IOException {
-    NFNetConfig t0 = VariantJson.load(Fixtures.t0().resolve("reference.json"));
+    NFNetConfig t0 = SharedFixtures.t0Config();
     String victim = "NFNet/~/nf_block_1/~/conv1/w";
     Path file = dir.resolve("nan.pkl");
     Files.copy(T0, file);

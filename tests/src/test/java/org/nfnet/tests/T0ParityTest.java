@@ -11,8 +11,8 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.nfnet.converters.HaikuParams;
 import org.nfnet.converters.WeightFileReader;
+import org.nfnet.testing.SharedFixtures;
 import org.nfnet.zoo.NFNetConfig;
-import org.nfnet.zoo.VariantJson;
 import org.nfnet.zoo.graph.ForwardOptions;
 import org.nfnet.zoo.graph.NFNet;
 import org.nfnet.zoo.graph.NFNetOutputs;
@@ -39,11 +39,11 @@ class T0ParityTest {
    * there is one ({@code t0_seed5_release.pkl} for {@code t0_seed5_p3.pkl}).
    */
   static Stream<Arguments> cases() {
-    JsonNode cases = Fixtures.reference().get("cases");
+    JsonNode cases = SharedFixtures.reference().get("cases");
     return java.util.stream.StreamSupport.stream(cases.spliterator(), false).flatMap(c -> {
       String plain = c.get("weights").asText();
       String release = plain.replace("_p3.pkl", "_release.pkl");
-      Stream<String> files = java.nio.file.Files.isRegularFile(Fixtures.t0().resolve(release)) && !release.equals(plain)
+      Stream<String> files = java.nio.file.Files.isRegularFile(SharedFixtures.t0().resolve(release)) && !release.equals(plain)
           ? Stream.of(release, plain) : Stream.of(plain);
       return files.map(w -> Arguments.of(w + " @" + c.get("res").asInt(), w, c));
     });
@@ -52,12 +52,12 @@ class T0ParityTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   void logitsAndPooledFeaturesMatchDeepMind(String name, String weightsFile, JsonNode c) throws Exception {
-    NFNetConfig t0 = VariantJson.load(Fixtures.t0Reference());
+    NFNetConfig t0 = SharedFixtures.t0Config();
     int n = c.get("batch").asInt();
     int res = c.get("res").asInt();
-    FloatBuffer input = Fixtures.readF32(Fixtures.t0().resolve(c.get("input").asText()));
+    FloatBuffer input = SharedFixtures.readF32(SharedFixtures.t0().resolve(c.get("input").asText()));
     assertEquals((long) n * res * res * 3, input.remaining());
-    try (HaikuParams weights = WeightFileReader.read(Fixtures.t0().resolve(weightsFile));
+    try (HaikuParams weights = WeightFileReader.read(SharedFixtures.t0().resolve(weightsFile));
         Graph g = new Graph();
         Session s = new Session(g)) {
       Ops tf = Ops.create(g);
@@ -72,8 +72,8 @@ class T0ParityTest {
         float[] pooled = values((TFloat32) r.get(1));
         assertEquals(n * t0.numClasses(), logits.length);
         assertEquals(n * t0.finalChannels(), pooled.length);
-        double eLogits = Fixtures.relativeMaxError(c.get("logits"), logits, t0.numClasses());
-        double ePool = Fixtures.relativeMaxError(c.get("pool"), pooled, t0.finalChannels());
+        double eLogits = SharedFixtures.relativeMaxError(c.get("logits"), logits, t0.numClasses());
+        double ePool = SharedFixtures.relativeMaxError(c.get("pool"), pooled, t0.finalChannels());
         assertTrue(eLogits <= TOLERANCE, name + ": logits off by " + eLogits + " of max |ref|");
         assertTrue(ePool <= TOLERANCE, name + ": pooled off by " + ePool + " of max |ref|");
       }

@@ -10,8 +10,8 @@ import java.util.Set;
 /**
  * Custom variants from JSON, using the keys of DeepMind's {@code nfnet_params} entries.
  *
- * <p>Accepted layouts: the variant keys at top level, or nested under {@code "variant"} (as in
- * the T0 fixture's {@code reference.json}), with {@code num_classes} either beside them or inside.
+ * <p>Accepted layouts: the variant keys at top level, or nested under {@code "variant"} with
+ * {@code num_classes} either beside it or inside.
  * Required: {@code width}, {@code depth}, {@code train_imsize}, {@code test_imsize},
  * {@code drop_rate}; optional: {@code group_width}, {@code expansion}, {@code big_width} (a list of
  * four or one value for all stages), {@code num_classes}, {@code RA_level}, {@code activation},
@@ -25,9 +25,6 @@ public final class VariantJson {
   private static final Set<String> KNOWN = Set.of("width", "depth", "group_width", "expansion",
       "big_width", "train_imsize", "test_imsize", "drop_rate", "num_classes", "RA_level",
       "activation", "alpha", "se_ratio", "stochdepth_rate", "final_conv_mult", "name");
-  /** Keys of reference.json that sit beside "variant" and are not part of it. */
-  private static final Set<String> IGNORED_BESIDE_VARIANT =
-      Set.of("about", "param_count", "shapes", "cases", "train_step");
 
   private VariantJson() {}
 
@@ -60,7 +57,7 @@ public final class VariantJson {
       v = root.get("variant");
       for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
         String k = it.next();
-        if (!k.equals("variant") && !k.equals("num_classes") && !IGNORED_BESIDE_VARIANT.contains(k)) {
+        if (!k.equals("variant") && !k.equals("num_classes")) {
           throw new IllegalArgumentException(source + ": unknown key '" + k + "' beside 'variant'");
         }
       }

@@ -38,6 +38,13 @@ class VariantValidationTest {
   }
 
   @Test
+  void nestedVariantTakesNumClassesBesideItAndNothingElse() {
+    assertEquals(10, VariantJson.parse("{\"variant\":" + T0 + "},\"num_classes\":10}", "t0").numClasses());
+    assertTrue(error("{\"variant\":" + T0 + "},\"num_classes\":10,\"shapes\":{}}")
+        .contains("unknown key 'shapes' beside 'variant'"));
+  }
+
+  @Test
   void inconsistentJsonNamesKeyAndValue() {
     assertTrue(error(T0.replace("[16,16,16,16]", "[16,24,16,16]") + "}")
         .contains("'group_width'[1] = 24 does not divide the bottleneck width 32"));

@@ -3,7 +3,6 @@ package org.nfnet.cli.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import org.nfnet.zoo.NFNetConfig;
@@ -69,10 +68,5 @@ public final class BenchSections {
       System.out.printf(Locale.ROOT, "   fraction of measured bf16 matmul peak: %.0f%%%n",
           100 * r.get("bf16_gflops_achieved").asDouble() / peak.get("bf16_gflops").asDouble());
     }
-  }
-
-  static Path ensureDir(Path p) throws java.io.IOException {
-    Files.createDirectories(p);
-    return p;
   }
 }

@@ -51,7 +51,7 @@ final class ConvertBench {
     Path t0File = t0.resolve("t0_seed5_release.pkl");
     if (Files.isRegularFile(t0File)) {
       base = convertInFreshJvm(List.of("--weights", t0File.toString(),
-          "--variant", t0.resolve("reference.json").toString(),
+          "--variant", Path.of("variants", "t0.json").toAbsolutePath().toString(),
           "--out", s.workDir().resolve("T0-converted").toString(), "--force", "--no-verify"));
       r.put("jvm_tf_baseline_rss_mb", base.peakRss() / 1e6);
       r.put("baseline", "nfnet convert of the T0 fixture (" + t0File + ")");

@@ -5,7 +5,7 @@ import org.nfnet.converters.WeightFileException;
 
 /**
  * What {@link WeightValidator} found: errors make the file unusable for the variant, warnings do
- * not. {@link #throwIfFailed()} turns errors into one exception listing all of them.
+ * not. {@link #throwIfFailed(java.nio.file.Path)} turns errors into one exception listing all of them.
  */
 public record ValidationReport(String variant, List<String> errors, List<String> warnings) {
   public ValidationReport {

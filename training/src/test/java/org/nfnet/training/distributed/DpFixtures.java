@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.nfnet.testing.SharedFixtures;
 import org.nfnet.training.FixedBatchInput;
 import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.TrainStep;
@@ -26,14 +27,9 @@ final class DpFixtures {
 
   private DpFixtures() {}
 
-  /** The shared T0 fixture variant (absolute path, passed to child JVMs). */
+  /** The shared T0 fixture variant as a variant JSON file (absolute path, passed to child JVMs). */
   static Path t0Json() {
-    String p = System.getProperty("nfnet.shared.dir");
-    Path dir = p != null ? Path.of(p) : Path.of("..", "shared");
-    if (!Files.isDirectory(dir)) {
-      dir = Path.of("..", "..", "shared");
-    }
-    return dir.resolve("fixtures/nfnet_t0/reference.json").toAbsolutePath().normalize();
+    return SharedFixtures.t0VariantFile();
   }
 
   static NFNetConfig model(Path t0Json) {

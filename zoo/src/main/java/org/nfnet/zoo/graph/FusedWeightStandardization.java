@@ -17,11 +17,11 @@ import org.tensorflow.types.TFloat32;
  *
  * <p>Why: written with element-wise ops ({@link WSConv2D#standardize}), standardization and its
  * autodiff gradient make ~20 full passes over every kernel per step (mean, squared difference,
- * mean, scale and shift forward; broadcasts, negations, partial sums and an AddN backward), 17% of
- * an F0 training step's kernel time on CPU. Seen as a batch norm of the kernel reshaped to
- * {@code [1, H*W*I, 1, O]} (statistics per output channel over H, W, I, population variance, no
- * offset), it is one fused kernel forward and one ({@code FusedBatchNormGradV3}) backward:
- * that share drops to ~6% (BENCHMARKS.md, "Where the time goes").
+ * mean, scale and shift forward; broadcasts, negations, partial sums and an AddN backward), a
+ * large share of a training step's kernel time on CPU. Seen as a batch norm of the kernel reshaped
+ * to {@code [1, H*W*I, 1, O]} (statistics per output channel over H, W, I, population variance, no
+ * offset), it is one fused kernel forward and one ({@code FusedBatchNormGradV3}) backward
+ * (figures in BENCHMARKS.md, "Where the time goes").
  *
  * <p>Numerics: {@code (w - mean) * rsqrt(var + 1e-12) * gain / sqrt(fan_in)} equals DeepMind's
  * {@code (w - mean) * gain * rsqrt(max(var * fan_in, 1e-4))} to float32 rounding whenever

@@ -2,7 +2,6 @@ package org.nfnet.zoo.graph;
 
 import org.nfnet.zoo.ParameterSpec;
 import org.tensorflow.Operand;
-import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt64;
@@ -35,9 +34,5 @@ final class Initializers {
 
   private static Operand<TFloat32> scaled(Ops tf, Operand<TFloat32> x, double std) {
     return tf.math.mul(x, tf.constant((float) std));
-  }
-
-  static Shape shapeOf(ParameterSpec spec) {
-    return Shape.of(spec.shape());
   }
 }

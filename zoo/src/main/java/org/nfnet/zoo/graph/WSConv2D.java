@@ -107,7 +107,7 @@ public final class WSConv2D {
   /**
    * A 1x1, stride-1 convolution as the matrix product it is: [N*H*W, I] x [I, O] (both reshapes
    * are free in NHWC/HWIO). Why not Conv2D: on CPU, oneDNN's filter gradient of a 1x1 convolution
-   * ran 3-5x below the throughput of the same product as a MatMul (BENCHMARKS.md, "Where the time
+   * runs well below the throughput of the same product as a MatMul (BENCHMARKS.md, "Where the time
    * goes"); 1x1 layers are 4 of the 5 convolutions of every block. Same values up to float32
    * summation order. With {@code fusedGelu}, the GELU is applied to the [N*H*W, O] product in
    * the remapper's pattern, in the product's precision.

@@ -1,7 +1,13 @@
-package org.nfnet.training.data;
+package org.nfnet.bench;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.nfnet.training.data.Augment;
+import org.nfnet.training.data.Batch;
+import org.nfnet.training.data.DataOptions;
+import org.nfnet.training.data.Dataset;
+import org.nfnet.training.data.FashionMnist;
+import org.nfnet.training.data.ImageFolder;
 import org.tensorflow.Graph;
 import org.tensorflow.Session;
 import org.tensorflow.op.Ops;
@@ -11,7 +17,7 @@ import org.tensorflow.op.Ops;
  * iterator's {@code IteratorGetNext} as a target, so the numbers exclude copying batches to Java.
  *
  * <pre>
- * java -cp ... org.nfnet.training.data.PipelineBenchmark [sizes=64,192] [batch=64] [steps=30]
+ * java -cp ... org.nfnet.bench.PipelineBenchmark [sizes=64,192] [batch=64] [steps=30]
  *     [source=fashion-mnist | fashion-mnist-subset | IDX directory | folder:/path/to/class/folders]
  * </pre>
  *

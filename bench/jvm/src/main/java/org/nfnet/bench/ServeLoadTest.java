@@ -1,5 +1,6 @@
-package org.nfnet.savedmodel.bench;
+package org.nfnet.bench;
 
+import com.google.common.math.Quantiles;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.net.URI;
@@ -12,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -87,20 +89,16 @@ public final class ServeLoadTest {
       pool.shutdown();
       List<Long> sorted = new ArrayList<>(lat);
       Collections.sort(sorted);
+      Map<Integer, Double> pct = Quantiles.percentiles().indexes(50, 99).compute(sorted);
       System.out.printf("model %s (%s), %d clients, %d requests in %.2f s%n", dir, model.variant(),
           clients, sorted.size(), secs);
-      System.out.printf("latency p50 %.1f ms, p99 %.1f ms, max %.1f ms%n", pct(sorted, 0.50),
-          pct(sorted, 0.99), sorted.get(sorted.size() - 1) / 1e6);
+      System.out.printf("latency p50 %.1f ms, p99 %.1f ms, max %.1f ms%n", pct.get(50) / 1e6,
+          pct.get(99) / 1e6, sorted.get(sorted.size() - 1) / 1e6);
       System.out.printf("throughput %.1f req/s, errors %d%n", sorted.size() / secs, errors.get());
       System.out.printf("RSS: start %d MB, after load %d MB, after run %d MB%n", rss0 / 1024,
           rssLoaded / 1024, rssKb() / 1024);
     }
     System.exit(0);
-  }
-
-  static double pct(List<Long> sorted, double p) {
-    int i = (int) Math.min(sorted.size() - 1, Math.ceil(p * sorted.size()) - 1);
-    return sorted.get(Math.max(0, i)) / 1e6;
   }
 
   static long rssKb() {

@@ -1,9 +1,14 @@
-package org.nfnet.training.distributed;
+package org.nfnet.bench;
 
+import com.google.common.math.Quantiles;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import org.nfnet.training.distributed.ClusterSpec;
+import org.nfnet.training.distributed.CollectiveAllReduce;
+import org.nfnet.training.distributed.PeerFailureException;
+import org.nfnet.training.distributed.WorkerServer;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
@@ -17,7 +22,7 @@ import org.tensorflow.types.TFloat32;
  * All-reduce benchmark between the tasks of a cluster (run one process per task):
  *
  * <pre>
- * java -cp ... org.nfnet.training.distributed.AllReduceBench --cluster 127.0.0.1:2222,127.0.0.1:2223 \
+ * java -cp ... org.nfnet.bench.AllReduceBench --cluster 127.0.0.1:2222,127.0.0.1:2223 \
  *     --task-index 0 [--floats 71500000] [--tensors 1] [--packed] [--iters 5] [--warmup 1]
  * </pre>
  *
@@ -93,15 +98,14 @@ public final class AllReduceBench {
           }
         }
         if (cluster.isChief()) {
-          double[] sorted = ms.clone();
-          Arrays.sort(sorted);
-          double median = sorted[iters / 2];
+          double median = Quantiles.median().compute(ms);
+          double min = Arrays.stream(ms).min().orElse(Double.NaN);
           double bytes = 4.0 * per * tensors;
           int n = cluster.numTasks();
           System.out.printf(Locale.ROOT,
               "all-reduce n=%d floats=%d tensors=%d packed=%s: median %.1f ms, min %.1f ms"
                   + " (steps %s); algbw %.2f GB/s, busbw %.2f GB/s%n",
-              n, (long) per * tensors, tensors, packed, median, sorted[0],
+              n, (long) per * tensors, tensors, packed, median, min,
               Arrays.toString(Arrays.stream(ms).map(x -> Math.round(x * 10) / 10.0).toArray()),
               bytes / median / 1e6, 2.0 * (n - 1) / n * bytes / median / 1e6);
         }

@@ -1,4 +1,4 @@
-package org.nfnet.savedmodel.bench;
+package org.nfnet.bench;
 
 import java.nio.file.Path;
 import java.util.Random;
