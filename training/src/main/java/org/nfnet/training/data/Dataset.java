@@ -19,7 +19,7 @@ public interface Dataset {
   List<String> classNames();
 
   /**
-   * Builds the in-graph pipeline. Run {@link Batch#initializer()} once (if non-null) before the first
+   * Builds the in-graph pipeline. Run {@link Batch#initializers()} once before the first
    * step; afterwards each {@code Session.run} that fetches the batch's tensors yields the next batch.
    *
    * @param training true: shuffle, repeat forever, random augmentation, batches of exactly {@code
