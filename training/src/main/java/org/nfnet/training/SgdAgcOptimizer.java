@@ -136,7 +136,8 @@ public final class SgdAgcOptimizer {
     finals.forEach(g -> barrier.add(g::op));
     fractions.values().forEach(f -> barrier.add(f::op));
     barrier.add(overall::op);
-    Ops after = tf.withSubScope("optimizer_apply").withControlDependencies(barrier);
+    Ops applyScope = tf.withSubScope("optimizer_apply");
+    Ops after = applyScope.withControlDependencies(barrier);
     Operand<TFloat32> mu = after.constant((float) config.momentum());
     List<Op> updates = new ArrayList<>();
     Map<String, Operand<TFloat32>> newValues = new LinkedHashMap<>();
@@ -148,8 +149,7 @@ public final class SgdAgcOptimizer {
       // ApplyMomentum's output is the variable's ref; an Identity of it is the new value.
       newValues.put(key, after.identity(step.out()));
     }
-    Op op = tf.withSubScope("optimizer_apply").withControlDependencies(updates).withName("update")
-        .noOp();
+    Op op = applyScope.withControlDependencies(updates).withName("update").noOp();
     return new Update(op, newValues, clippedByKey, fractions, overall);
   }
 
