@@ -6,8 +6,11 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.types.TInt64;
 
 /**
- * The contract between the training loop and an input pipeline (implemented by the data package,
- * e.g. Fashion-MNIST or image folders, and by {@link SyntheticInput} for tests).
+ * The contract between the training step and its input: a stream of batches of a fixed size, with
+ * its position (resume), its part for a replica (data parallelism) and its held-out split.
+ * Implemented by {@link DatasetInput} (a file-backed {@link org.nfnet.training.data.Dataset}
+ * split, e.g. Fashion-MNIST or an image folder, at a batch size and seed), {@link SyntheticInput}
+ * and {@link FixedBatchInput}.
  *
  * <p>Batches ({@link Batch}) are produced <em>in-graph</em> (typically a TF data iterator's
  * {@code getNext}) so a training step is a single {@code Session.run} with no host feeding.

@@ -4,7 +4,9 @@ import java.util.List;
 import org.tensorflow.op.Ops;
 
 /**
- * One split (train or test) of one data source, ready to be turned into an in-graph input pipeline.
+ * One split (train or test) of one data source, ready to be turned into an in-graph input pipeline
+ * at any batch size; the trainer reads it as an {@code InputSource} through {@code DatasetInput},
+ * which fixes batch size, seed and position. Both produce the same {@link Batch}.
  *
  * <p>Image size and augmentation settings are fixed when the dataset is created (see {@link
  * DataOptions} and the factories {@link FashionMnist} / {@link ImageFolder}), so that {@link
