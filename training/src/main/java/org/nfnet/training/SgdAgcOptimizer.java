@@ -131,11 +131,14 @@ public final class SgdAgcOptimizer {
     Operand<TFloat32> overall = overallFraction(m, specs, clipped.stats());
 
     // A VariableV2 read aliases the variable's buffer: every update waits for every final gradient,
-    // which depends on the whole forward and backward pass and on every read of the old values.
+    // which depends on the whole forward and backward pass and on every read of the old values,
+    // and for the learning rate (the update's constants then join the schedule and the gradients
+    // into one XLA cluster instead of two).
     List<Op> barrier = new ArrayList<>();
     finals.forEach(g -> barrier.add(g::op));
     fractions.values().forEach(f -> barrier.add(f::op));
     barrier.add(overall::op);
+    barrier.add(lr::op);
     Ops applyScope = tf.withSubScope("optimizer_apply");
     Ops after = applyScope.withControlDependencies(barrier);
     Operand<TFloat32> mu = after.constant((float) config.momentum());
