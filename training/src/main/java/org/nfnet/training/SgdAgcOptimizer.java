@@ -34,27 +34,26 @@ import org.tensorflow.types.TFloat32;
  * after every read of the old values.
  *
  * <p>Why it does not extend {@code org.tensorflow.framework.optimizers.Optimizer} (1.1.0, read from
- * its source):
+ * its source). Two of its known blockers can be worked around: the float learning rate is only
+ * {@code Momentum}'s (a subclass can hold an operand), and {@code applyDense} seeing the variable's
+ * ref output is harmless for weight decay (an {@code Identity} built in its dependency scope reads
+ * the value after all gradients). These cannot:
  * <ul>
  *   <li>Slots: {@code Optimizer.createSlot} always creates a {@code VariableV2}
- *       ({@code tf.variable}) named {@code <variable>-<slot>} and {@code getSlot} returns that
- *       {@code Variable}; resource variables (issue 20) cannot be slots, and the names would
- *       orphan every existing checkpoint's {@code optimizer/momentum/...} entries.</li>
- *   <li>Slot initialisation: the slot initialiser ({@code fill(shape(variable), 0)}) is registered
- *       as a graph initializer, which {@code Session} runs automatically before the first run;
- *       here that first run is the one initialising the parameters, so it would read the shape of
- *       an uninitialised variable and fail. Slots are also created inside {@code applyGradients},
- *       i.e. after the forward and backward pass, when each new name scope costs a scan of the
- *       whole graph.</li>
- *   <li>{@code applyDense(Ops, Output gradient, Output variable)} sees the variable's ref output,
- *       not the {@code Identity} read the gradients were taken against, and receives gradients
- *       one at a time: AGC needs the parameter's value and the clip-fraction metrics need every
- *       parameter's clip count.</li>
+ *       ({@code tf.variable}) named {@code <variable>-<slot>}, and {@code getSlot} returns that
+ *       {@code Variable}: slots cannot become resource variables (issue 20), and the names would
+ *       orphan the {@code optimizer/momentum/...} entries of every existing checkpoint.</li>
+ *   <li>Slot initialisation: {@code createSlot} registers the initialiser
+ *       ({@code fill(shape(variable), 0)}) as a graph initializer, which {@code Session} runs
+ *       before the first run; here that first run is the one initialising the parameters, so the
+ *       initialiser would read a variable that has no value yet ("Attempting to use uninitialized
+ *       value"). The step initialises, restores and resets state explicitly instead.</li>
+ *   <li>Slot timing and placement: slots are created inside {@code applyGradients}, after the
+ *       forward and backward pass, when every new name scope costs a scan of the whole graph, and
+ *       from the optimizer's own {@code Ops.create(graph)}, without the step's device scope.</li>
  *   <li>{@code computeGradients} differentiates w.r.t. every {@code VariableV2} of the graph, which
- *       fails once the graph holds a global step or EMA averages; only {@code applyGradients}
- *       would be usable, and its ops are built from the bare graph (no device scope).</li>
- *   <li>The learning rate of {@code Momentum} is a float; a subclass could hold an operand, so this
- *       one alone would not have been a blocker.</li>
+ *       fails once the graph holds a global step or EMA averages (only {@code applyGradients}
+ *       would be usable).</li>
  * </ul>
  */
 public final class SgdAgcOptimizer {
