@@ -278,19 +278,19 @@ final class TrainCommand implements Callable<Integer> {
     }
     OptimizerConfig opt = OptimizerConfig.deepMind().withClipping(s.clipping()).withWeightDecay(s.weightDecay());
     int evalEvery = s.evalEvery() != null ? s.evalEvery() : (int) Math.max(1, steps / 10);
-    TrainingConfig cfg = TrainingConfig.defaults(model, steps, s.out())
-        .withBaseLr(s.lr()).withOptimizer(opt).withWarmupEpochs(s.warmupEpochs())
-        .withEmaDecay(s.emaDecay()).withRegularize(s.regularize()).withBf16(s.bf16())
-        .withXla(s.xla()).withDevice(s.device()).withSeed(s.seed())
-        .withEval(data.test() != null ? evalEvery : 0, s.evalBatches())
-        .withCheckpointEvery(s.checkpointEvery()).withResume(s.resume())
-        .withProgressBar(s.progress()).withCluster(cluster).withDevices(devices);
+    TrainingConfig cfg = TrainingConfig.defaults(model, steps, s.out()).with(b -> b
+        .baseLr(s.lr()).warmupEpochs(s.warmupEpochs())
+        .step(st -> st.optimizer(opt).emaDecay(s.emaDecay()).regularize(s.regularize())
+            .bf16(s.bf16()).xla(s.xla()).device(s.device()).seed(s.seed()))
+        .eval(data.test() != null ? evalEvery : 0, s.evalBatches())
+        .checkpointEvery(s.checkpointEvery()).resume(s.resume())
+        .progressBar(s.progress()).cluster(cluster).devices(devices));
     if (cfg.dataParallel() && s.batch() % (devices * (cluster == null ? 1 : cluster.numTasks())) != 0) {
       throw new IllegalArgumentException("--batch " + s.batch() + " (the global batch) must be divisible by "
           + "the number of replicas (tasks x --devices)");
     }
     if (s.finetune() != null) {
-      cfg = cfg.withFineTune(new FineTuning(s.finetune(), true, s.freezeStages()));
+      cfg = cfg.with(b -> b.fineTune(new FineTuning(s.finetune(), true, s.freezeStages())));
     }
     o.printf("data     %s%n", data.description());
     o.printf("model    %s, %,d parameters, %d classes, train %dpx / eval %dpx%s%n", model.name(),

@@ -1,5 +1,9 @@
 package org.nfnet.training;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Predicate;
+import org.nfnet.zoo.ParameterSpec;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.ReduceSum;
@@ -20,12 +24,74 @@ import org.tensorflow.types.TFloat32;
  * <p>Units follow DeepMind's {@code unitwise_norm}: HWIO kernels reduce over H, W, I (one norm per
  * output channel); [in, out] linear weights (and rank 3) reduce over in; tensors with at most one
  * non-singleton dimension (vectors, scalars) use one norm for the whole tensor.
+ *
+ * <p>A gradient transformation on its own, as DeepMind's {@code agc_optax.adaptive_grad_clip}: an
+ * instance maps (gradients, parameter values) to clipped gradients, which can then go to any
+ * optimizer ({@link SgdAgcOptimizer} applies it first, or e.g. TF Java's framework
+ * {@code Momentum} could take its output).
  */
 public final class AdaptiveGradientClipping {
   /** Floor on the gradient norm in the rescale factor, DeepMind's "just-in-case" 1e-6. */
   public static final float MIN_GRAD_NORM = 1e-6f;
 
-  private AdaptiveGradientClipping() {}
+  private final float clipping;
+  private final float eps;
+  private final Predicate<ParameterSpec> clipped;
+  private final boolean fusedNorms;
+
+  /**
+   * @param clipping lambda (0.01 in the paper at batch 4096); 0 turns clipping off
+   * @param eps floor on the parameter norm (1e-3)
+   * @param clipped which parameters are clipped (DeepMind: all but the classifier)
+   */
+  public AdaptiveGradientClipping(double clipping, double eps, Predicate<ParameterSpec> clipped) {
+    this(clipping, eps, clipped, true);
+  }
+
+  private AdaptiveGradientClipping(double clipping, double eps, Predicate<ParameterSpec> clipped,
+      boolean fusedNorms) {
+    this.clipping = (float) clipping;
+    this.eps = (float) eps;
+    this.clipped = clipped;
+    this.fusedNorms = fusedNorms;
+  }
+
+  /**
+   * The same transformation with unit norms from TF's one-pass {@code EuclideanNorm} (the default)
+   * or from square-then-sum, which XLA can compile ({@code EuclideanNorm} has no XLA kernel).
+   */
+  public AdaptiveGradientClipping withFusedNorms(boolean fused) {
+    return new AdaptiveGradientClipping(clipping, eps, clipped, fused);
+  }
+
+  /**
+   * The clipped gradients, in the order of {@code specs}; {@code stats.get(i)} is null for a
+   * parameter that is not clipped (its gradient passes through unchanged).
+   */
+  public record Result(List<Operand<TFloat32>> grads, List<Clipped> stats) {}
+
+  /**
+   * Clips every gradient whose parameter this transformation applies to.
+   *
+   * @param params the parameters' current values (value tensors, e.g. Identity reads)
+   */
+  public Result apply(Ops tf, List<ParameterSpec> specs, List<Operand<TFloat32>> grads,
+      List<Operand<TFloat32>> params) {
+    List<Operand<TFloat32>> out = new ArrayList<>(grads.size());
+    List<Clipped> stats = new ArrayList<>(grads.size());
+    for (int i = 0; i < specs.size(); i++) {
+      if (clipping > 0 && clipped.test(specs.get(i))) {
+        Clipped c = clip(tf, grads.get(i), params.get(i), specs.get(i).shape(), clipping, eps,
+            fusedNorms);
+        out.add(c.grad());
+        stats.add(c);
+      } else {
+        out.add(grads.get(i));
+        stats.add(null);
+      }
+    }
+    return new Result(out, stats);
+  }
 
   /**
    * Axes reduced to get unit norms, or {@code null} for one norm over the whole tensor. Mirrors
@@ -69,18 +135,12 @@ public final class AdaptiveGradientClipping {
   }
 
   /**
-   * Unit-wise L2 norms; keeps reduced dimensions so the result broadcasts against {@code x}.
-   * {@code x} must be a value tensor (e.g. a variable's Identity read), never a ref.
-   */
-  public static Operand<TFloat32> unitNorm(Ops tf, Operand<TFloat32> x, long[] shape) {
-    return unitNorm(tf, x, shape, true);
-  }
-
-  /**
-   * As {@link #unitNorm(Ops, Operand, long[])}; {@code fused} chooses TF's {@code EuclideanNorm},
-   * which reduces sqrt(sum(x^2)) in one read of x, where square-then-sum writes and re-reads a
-   * full-size squared copy of every parameter and gradient each step. EuclideanNorm has no XLA
-   * kernel, though, so XLA-compiled steps use square-then-sum (XLA fuses the two anyway).
+   * Unit-wise L2 norms; keeps reduced dimensions so the result broadcasts against {@code x}, a value
+   * tensor (e.g. a variable's Identity read), never a ref. {@code fused} chooses TF's
+   * {@code EuclideanNorm}, which reduces sqrt(sum(x^2)) in one read of x, where square-then-sum
+   * writes and re-reads a full-size squared copy of every parameter and gradient each step.
+   * EuclideanNorm has no XLA kernel, though, so XLA-compiled steps use square-then-sum (XLA fuses
+   * the two anyway).
    */
   public static Operand<TFloat32> unitNorm(Ops tf, Operand<TFloat32> x, long[] shape,
       boolean fused) {
@@ -114,14 +174,8 @@ public final class AdaptiveGradientClipping {
    *
    * <p>{@code g <- g * max_norm / max(||g||, 1e-6)} where {@code ||g|| > max_norm}, with
    * {@code max_norm = clipping * max(||W||, eps)}; other units pass through bit-exact (multiplied by
-   * exactly 1).
+   * exactly 1). {@code fusedNorms} as in {@link #unitNorm(Ops, Operand, long[], boolean)}.
    */
-  public static Clipped clip(Ops tf, Operand<TFloat32> grad, Operand<TFloat32> param, long[] shape,
-      float clipping, float eps) {
-    return clip(tf, grad, param, shape, clipping, eps, true);
-  }
-
-  /** As above; {@code fusedNorms} as in {@link #unitNorm(Ops, Operand, long[], boolean)}. */
   public static Clipped clip(Ops tf, Operand<TFloat32> grad, Operand<TFloat32> param, long[] shape,
       float clipping, float eps, boolean fusedNorms) {
     Operand<TFloat32> paramNorm = tf.math.maximum(unitNorm(tf, param, shape, fusedNorms),

@@ -34,6 +34,12 @@ public final class Checkpoints {
   private final Path dir;
   private final int keep;
 
+  /**
+   * Runs between writing a checkpoint's variables and publishing it (the crash test pauses here to
+   * kill the process mid-save).
+   */
+  static volatile Runnable beforePublish = () -> { };
+
   /** @param keep how many most recent checkpoints to keep (at least 1) */
   public Checkpoints(Path dir, int keep) {
     this.dir = dir;
@@ -54,7 +60,7 @@ public final class Checkpoints {
       Path tmp = dir.resolve(TMP_PREFIX + step + "-" + System.nanoTime());
       Files.createDirectories(tmp);
       trainStep.session().save(tmp.resolve(VARIABLES).toString());
-      pauseForCrashTest();
+      beforePublish.run();
       ObjectNode meta = new ObjectMapper().createObjectNode();
       meta.put("step", step);
       meta.put("variant", trainStep.model().name());
@@ -133,23 +139,6 @@ public final class Checkpoints {
     List<Path> all = new ArrayList<>(list());
     while (all.size() > keep) {
       deleteRecursively(all.remove(0));
-    }
-  }
-
-  /**
-   * Test hook: {@code -Dnfnet.checkpoint.pauseMillis=N} sleeps between writing the variables and
-   * publishing the checkpoint, so a crash test can {@code kill -9} a process mid-save.
-   */
-  private static void pauseForCrashTest() {
-    long ms = Long.getLong("nfnet.checkpoint.pauseMillis", 0L);
-    if (ms > 0) {
-      System.out.println("CHECKPOINT_PAUSE");
-      System.out.flush();
-      try {
-        Thread.sleep(ms);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
     }
   }
 

@@ -1,6 +1,6 @@
 package org.nfnet.training;
 
-import java.util.List;
+import org.nfnet.training.data.Batch;
 import org.nfnet.training.data.Dataset;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
@@ -37,10 +37,9 @@ public final class DatasetInput implements InputSource {
   }
 
   @Override
-  public InputSource.Batch build(Ops tf, Operand<TInt64> step) {
-    org.nfnet.training.data.Batch b = train.build(tf, batchSize, training, seed, training ? startStep : 0L);
-    return new InputSource.Batch(b.images(), b.labels(), training ? b.targets() : null,
-        b.initializer() == null ? List.of() : List.of(b.initializer()));
+  public Batch build(Ops tf, Operand<TInt64> step) {
+    Batch b = train.build(tf, batchSize, training, seed, training ? startStep : 0L);
+    return training ? b : new Batch(b.images(), b.labels(), b.initializers());
   }
 
   @Override

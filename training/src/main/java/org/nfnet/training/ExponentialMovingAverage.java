@@ -1,5 +1,11 @@
 package org.nfnet.training;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.nfnet.zoo.ParameterSpec;
+import org.nfnet.zoo.graph.VariableParameters;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
@@ -23,14 +29,58 @@ import org.tensorflow.types.TInt64;
 public final class ExponentialMovingAverage {
   public static final double IMAGENET_DECAY = 0.99999;
   public static final double SHORT_RUN_DECAY = 0.999;
+  public static final String SCOPE = "ema";
 
   private final double decay;
+  private final Map<String, Variable<TFloat32>> averages = new LinkedHashMap<>();
 
+  /** The decay rule alone (no averages): host-side and in-graph {@link #effectiveDecay}. */
   public ExponentialMovingAverage(double decay) {
     if (!(decay >= 0 && decay < 1)) {
       throw new IllegalArgumentException("EMA decay must be in [0, 1), got " + decay);
     }
     this.decay = decay;
+  }
+
+  /** With one average per parameter of {@code specs}, {@code ema/<tfName>}, made by {@code state}. */
+  ExponentialMovingAverage(double decay, TrainState state, List<ParameterSpec> specs) {
+    this(decay);
+    for (ParameterSpec p : specs) {
+      averages.put(p.haikuKey(), state.variable(SCOPE + "/" + p.tfName(), p.shape()));
+    }
+  }
+
+  /** The average of a parameter (Haiku key), or null. */
+  Variable<TFloat32> average(String haikuKey) {
+    return averages.get(haikuKey);
+  }
+
+  /** Ops setting every average to its parameter's current value. */
+  List<Op> sync(Ops tf, VariableParameters params) {
+    List<Op> ops = new ArrayList<>();
+    for (VariableParameters.Entry e : params.entries()) {
+      ops.add(tf.assign(averages.get(e.spec().haikuKey()), e.read()));
+    }
+    return ops;
+  }
+
+  /**
+   * Moves each average with a new value towards it (after that parameter's update, since the new
+   * value is read through it); averages of parameters without a new value (frozen) stay.
+   *
+   * @param step the global step before this update (the warm-up's {@code t})
+   */
+  List<Op> update(Ops tf, Operand<TInt64> step, Map<String, Operand<TFloat32>> newValues) {
+    Ops e = tf.withSubScope("ema_update");
+    Operand<TFloat32> d = e.withName("decay").identity(effectiveDecay(e, step));
+    List<Op> ops = new ArrayList<>();
+    averages.forEach((key, v) -> {
+      Operand<TFloat32> nv = newValues.get(key);
+      if (nv != null) {
+        ops.add(apply(e, v, nv, d));
+      }
+    });
+    return ops;
   }
 
   public double decay() {

@@ -1,39 +1,21 @@
 package org.nfnet.training;
 
-import java.util.List;
+import org.nfnet.training.data.Batch;
 import org.tensorflow.Operand;
-import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
-import org.tensorflow.types.TFloat32;
-import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 
 /**
- * The contract between the training loop and an input pipeline (implemented by the data package,
- * e.g. Fashion-MNIST or image folders, and by {@link SyntheticInput} for tests).
+ * The contract between the training step and its input: a stream of batches of a fixed size, with
+ * its position (resume), its part for a replica (data parallelism) and its held-out split.
+ * Implemented by {@link DatasetInput} (a file-backed {@link org.nfnet.training.data.Dataset}
+ * split, e.g. Fashion-MNIST or an image folder, at a batch size and seed), {@link SyntheticInput}
+ * and {@link FixedBatchInput}.
  *
- * <p>Batches are produced <em>in-graph</em> (typically a TF data iterator's {@code getNext}) so a
- * training step is a single {@code Session.run} with no host feeding.
+ * <p>Batches ({@link Batch}) are produced <em>in-graph</em> (typically a TF data iterator's
+ * {@code getNext}) so a training step is a single {@code Session.run} with no host feeding.
  */
 public interface InputSource {
-  /**
-   * One batch per {@code Session.run}.
-   *
-   * @param images float32 [N, H, W, 3], already normalised, at the model's train (or eval) size
-   * @param labels int32 [N] class indices (top-1 / top-5)
-   * @param targets float32 [N, K] target distributions (MixUp/CutMix soft labels), or null for
-   *     one-hot {@code labels}; label smoothing is applied on top by the trainer
-   * @param initializers ops to run before the first batch (e.g. iterator init); re-running them
-   *     restarts the stream, which is how an eval pass begins
-   */
-  record Batch(Operand<TFloat32> images, Operand<TInt32> labels, Operand<TFloat32> targets,
-      List<Op> initializers) {
-
-    public Batch(Operand<TFloat32> images, Operand<TInt32> labels, List<Op> initializers) {
-      this(images, labels, null, initializers);
-    }
-  }
-
   /**
    * Adds the input ops to the graph. Called once per graph.
    *

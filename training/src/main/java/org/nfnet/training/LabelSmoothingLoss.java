@@ -9,6 +9,15 @@ import org.tensorflow.types.TInt32;
  * Softmax cross-entropy against label-smoothed targets, averaged over the batch, as DeepMind's
  * experiment: {@code target = onehot * (1 - s) + s / K}. Smoothing (0.1) stops the logits from
  * growing without bound to fit hard one-hot targets, which regularises and calibrates.
+ *
+ * <p>Why not TF Java's framework {@code Losses.categoricalCrossentropy(tf, labels, logits, true,
+ * smoothing, -1)} (tensorflow-framework 1.1.0): it computes the loss with the fused
+ * {@code SoftmaxCrossEntropyWithLogits} kernel and smooths in float32
+ * ({@code labels * (1 - s) + s / K}), while DeepMind's step is
+ * {@code -sum(targets * log_softmax(logits))} with targets built as here. The fused kernel rounds
+ * differently, moving the loss and every gradient at the float32 rounding level (a run resumed
+ * with a newer version would no longer continue bit-identically), and it would add the framework
+ * jar for these three lines.
  */
 public final class LabelSmoothingLoss {
   private LabelSmoothingLoss() {}

@@ -1,5 +1,6 @@
 package org.nfnet.training;
 
+import org.nfnet.training.data.Batch;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TInt64;
@@ -33,24 +34,8 @@ final class ShardedInput implements InputSource {
   @Override
   public Batch build(Ops tf, Operand<TInt64> step) {
     Batch b = inner.build(tf, step);
-    int per = inner.batchSize() / count;
-    Ops s = tf.withSubScope("shard");
-    return new Batch(rows(s, b.images(), per), rows(s, b.labels(), per),
-        b.targets() == null ? null : rows(s, b.targets(), per), b.initializers());
-  }
-
-  private <T extends org.tensorflow.types.family.TType> Operand<T> rows(Ops tf, Operand<T> x,
-      int per) {
-    int rank = x.shape().numDimensions();
-    if (rank < 1) {
-      throw new IllegalArgumentException("cannot shard a tensor of unknown rank");
-    }
-    int[] begin = new int[rank];
-    int[] size = new int[rank];
-    java.util.Arrays.fill(size, -1);
-    begin[0] = index * per;
-    size[0] = per;
-    return tf.slice(x, tf.constant(begin), tf.constant(size));
+    Batch part = b.rows(tf.withSubScope("shard"), index, count);
+    return new Batch(part.images(), part.labels(), part.targets(), b.initializers());
   }
 
   @Override

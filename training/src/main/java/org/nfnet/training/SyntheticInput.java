@@ -1,6 +1,7 @@
 package org.nfnet.training;
 
 import java.util.List;
+import org.nfnet.training.data.Batch;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;

@@ -88,12 +88,11 @@ public final class Trainer {
             + meta.numClasses() + " classes, the model " + cfg.model().numClasses());
       }
     }
-    TrainStep.Options opts = new TrainStep.Options(cfg.optimizer(),
-        cfg.schedule(input.size(), input.batchSize()), cfg.labelSmoothing(), cfg.emaDecay(),
-        cfg.regularize(), cfg.bf16(), cfg.device(), cfg.seed(),
-        cfg.fineTune() == null ? p -> false : cfg.fineTune().frozen(cfg.model()),
-        cfg.isChief() ? cfg.tensorboardDir() : null, 3, cfg.xla())
-        .withParallel(dataParallel(cfg));
+    StepConfig opts = cfg.step().with(b -> b
+        .schedule(cfg.schedule(input.size(), input.batchSize()))
+        .frozen(cfg.fineTune() == null ? p -> false : cfg.fineTune().frozen(cfg.model()))
+        .logDir(cfg.isChief() ? cfg.tensorboardDir() : null)
+        .parallel(dataParallel(cfg)));
 
     CountDownLatch finished = new CountDownLatch(1);
     Thread hook = new Thread(() -> {
@@ -138,8 +137,8 @@ public final class Trainer {
     if (!cfg.dataParallel()) {
       return null;
     }
-    DeviceSpec.DeviceType type = cfg.device() != null
-        && cfg.device().toUpperCase(Locale.ROOT).contains("GPU")
+    String device = cfg.step().device();
+    DeviceSpec.DeviceType type = device != null && device.toUpperCase(Locale.ROOT).contains("GPU")
         ? DeviceSpec.DeviceType.GPU : DeviceSpec.DeviceType.CPU;
     int n = Math.max(1, cfg.devices());
     DataParallel dp = cfg.cluster() == null ? DataParallel.local(n, type)

@@ -1,26 +1,23 @@
 package org.nfnet.training;
 
 import java.nio.file.Path;
+import java.util.function.UnaryOperator;
 import org.nfnet.training.distributed.ClusterSpec;
 import org.nfnet.zoo.NFNetConfig;
 
 /**
  * Everything {@link Trainer#run} needs besides the input. Defaults ({@link #defaults}) follow the
  * paper's recipe scaled to the run: LR {@code 0.1 * batch / 256}, 5 warm-up epochs then cosine to
- * 0, label smoothing 0.1, SGD+AGC as DeepMind, EMA for evaluation and export.
+ * 0, and {@link StepConfig#defaults()} for the step. Change fields by name:
+ * {@code cfg.with(b -> b.baseLr(0.4).step(s -> s.xla(true)))}.
  *
  * @param model the NFNet variant, with the number of classes of the data
  * @param steps total training steps (the schedule's length)
  * @param baseLr learning rate per 256 examples (0.1)
  * @param warmupEpochs linear warm-up length in epochs of the input (5); capped to half the run
- * @param labelSmoothing 0.1
- * @param emaDecay EMA decay (see {@link ExponentialMovingAverage}; 0 disables)
- * @param optimizer SGD+AGC settings
- * @param regularize stochastic depth + dropout in the training forward
- * @param bf16 bfloat16 rounding of weights/inputs with float32 master weights
- * @param device device spec for the step ({@code /device:GPU:0}), or null
- * @param xla global XLA JIT
- * @param seed initialisation and regularisation seed
+ * @param step how the step is built (optimizer, label smoothing, EMA, regularisation, precision,
+ *     device, XLA, seed); {@link Trainer} sets its schedule, frozen parameters, log directory and
+ *     data parallelism from the fields here
  * @param outputDir checkpoints ({@code checkpoints/}), TensorBoard ({@code tensorboard/}) and the
  *     curve plot ({@code curves.png})
  * @param checkpointEvery steps between checkpoints (0: only at the end / on interrupt)
@@ -38,36 +35,17 @@ import org.nfnet.zoo.NFNetConfig;
  *     virtual ({@code device_count}), GPUs are used when {@code device} names a GPU
  */
 public record TrainingConfig(NFNetConfig model, long steps, double baseLr, double warmupEpochs,
-    double labelSmoothing, double emaDecay, OptimizerConfig optimizer, boolean regularize,
-    boolean bf16, String device, boolean xla, long seed, Path outputDir, int checkpointEvery,
-    int keepCheckpoints, int logEvery, int evalEvery, int evalBatches, boolean resume,
-    boolean progressBar, FineTuning fineTune, ClusterSpec cluster, int devices) {
+    StepConfig step, Path outputDir, int checkpointEvery, int keepCheckpoints, int logEvery,
+    int evalEvery, int evalBatches, boolean resume, boolean progressBar, FineTuning fineTune,
+    ClusterSpec cluster, int devices) {
 
-  /** Single process, single device (the original signature). */
-  public TrainingConfig(NFNetConfig model, long steps, double baseLr, double warmupEpochs,
-      double labelSmoothing, double emaDecay, OptimizerConfig optimizer, boolean regularize,
-      boolean bf16, String device, boolean xla, long seed, Path outputDir, int checkpointEvery,
-      int keepCheckpoints, int logEvery, int evalEvery, int evalBatches, boolean resume,
-      boolean progressBar, FineTuning fineTune) {
-    this(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize,
-        bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery,
-        evalBatches, resume, progressBar, fineTune, null, 1);
+  public static TrainingConfig defaults(NFNetConfig model, long steps, Path outputDir) {
+    return new Builder(model, steps, outputDir).build();
   }
 
-  /** Data-parallel over the tasks of {@code c} (null: single process). */
-  public TrainingConfig withCluster(ClusterSpec c) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
-        optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery,
-        keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, c,
-        devices);
-  }
-
-  /** {@code n} model replicas (towers) in this process. */
-  public TrainingConfig withDevices(int n) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
-        optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery,
-        keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster,
-        n);
+  /** This configuration with the fields set in {@code edit} changed. */
+  public TrainingConfig with(UnaryOperator<Builder> edit) {
+    return edit.apply(new Builder(this)).build();
   }
 
   /** Whether this process writes checkpoints, summaries, curves and exports (task 0). */
@@ -78,104 +56,6 @@ public record TrainingConfig(NFNetConfig model, long steps, double baseLr, doubl
   /** Whether the step is replicated (cluster or several devices). */
   public boolean dataParallel() {
     return cluster != null || devices > 1;
-  }
-
-  public static TrainingConfig defaults(NFNetConfig model, long steps, Path outputDir) {
-    return new TrainingConfig(model, steps, 0.1, 5.0, 0.1, ExponentialMovingAverage.SHORT_RUN_DECAY,
-        OptimizerConfig.deepMind(), true, false, null, false, 0L, outputDir, 500, 3, 10, 0, 0,
-        false, true, null);
-  }
-
-  public TrainingConfig withSteps(long s) {
-    return new TrainingConfig(model, s, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer,
-        regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery,
-        evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
-  }
-
-  public TrainingConfig withCheckpointEvery(int n) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
-        optimizer, regularize, bf16, device, xla, seed, outputDir, n, keepCheckpoints, logEvery,
-        evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
-  }
-
-  public TrainingConfig withResume(boolean r) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
-        optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery,
-        keepCheckpoints, logEvery, evalEvery, evalBatches, r, progressBar, fineTune, cluster, devices);
-  }
-
-  public TrainingConfig withProgressBar(boolean p) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
-        optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery,
-        keepCheckpoints, logEvery, evalEvery, evalBatches, resume, p, fineTune, cluster, devices);
-  }
-
-  public TrainingConfig withEval(int every, int batches) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
-        optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery,
-        keepCheckpoints, logEvery, every, batches, resume, progressBar, fineTune, cluster, devices);
-  }
-
-  public TrainingConfig withBaseLr(double lr) {
-    return new TrainingConfig(model, steps, lr, warmupEpochs, labelSmoothing, emaDecay, optimizer,
-        regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery,
-        evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
-  }
-
-  public TrainingConfig withFineTune(FineTuning f) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
-        optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery,
-        keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, f, cluster, devices);
-  }
-
-  public TrainingConfig withXla(boolean x) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
-        optimizer, regularize, bf16, device, x, seed, outputDir, checkpointEvery, keepCheckpoints,
-        logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
-  }
-
-  public TrainingConfig withRegularize(boolean r) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
-        optimizer, r, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints,
-        logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
-  }
-
-  public TrainingConfig withLogEvery(int n) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay,
-        optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery,
-        keepCheckpoints, n, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
-  }
-
-  public TrainingConfig withOptimizer(OptimizerConfig v) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, v, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
-  }
-
-  public TrainingConfig withBf16(boolean v) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, v, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
-  }
-
-  public TrainingConfig withDevice(String v) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, bf16, v, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
-  }
-
-  public TrainingConfig withSeed(long v) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, bf16, device, xla, v, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
-  }
-
-  public TrainingConfig withEmaDecay(double v) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, v, optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
-  }
-
-  public TrainingConfig withKeepCheckpoints(int v) {
-    return new TrainingConfig(model, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, v, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
-  }
-
-  public TrainingConfig withWarmupEpochs(double v) {
-    return new TrainingConfig(model, steps, baseLr, v, labelSmoothing, emaDecay, optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
-  }
-
-  public TrainingConfig withModel(NFNetConfig v) {
-    return new TrainingConfig(v, steps, baseLr, warmupEpochs, labelSmoothing, emaDecay, optimizer, regularize, bf16, device, xla, seed, outputDir, checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar, fineTune, cluster, devices);
   }
 
   /** The schedule for an input of {@code examplesPerEpoch} at {@code batchSize}. */
@@ -193,5 +73,124 @@ public record TrainingConfig(NFNetConfig model, long steps, double baseLr, doubl
 
   public Path tensorboardDir() {
     return outputDir.resolve("tensorboard");
+  }
+
+  /** Named setters over a copy of a configuration. */
+  public static final class Builder {
+    private final NFNetConfig model;
+    private long steps;
+    private double baseLr = 0.1;
+    private double warmupEpochs = 5.0;
+    private StepConfig step = StepConfig.defaults();
+    private final Path outputDir;
+    private int checkpointEvery = 500;
+    private int keepCheckpoints = 3;
+    private int logEvery = 10;
+    private int evalEvery;
+    private int evalBatches;
+    private boolean resume;
+    private boolean progressBar = true;
+    private FineTuning fineTune;
+    private ClusterSpec cluster;
+    private int devices = 1;
+
+    Builder(NFNetConfig model, long steps, Path outputDir) {
+      this.model = model;
+      this.steps = steps;
+      this.outputDir = outputDir;
+    }
+
+    Builder(TrainingConfig c) {
+      this(c.model, c.steps, c.outputDir);
+      baseLr = c.baseLr;
+      warmupEpochs = c.warmupEpochs;
+      step = c.step;
+      checkpointEvery = c.checkpointEvery;
+      keepCheckpoints = c.keepCheckpoints;
+      logEvery = c.logEvery;
+      evalEvery = c.evalEvery;
+      evalBatches = c.evalBatches;
+      resume = c.resume;
+      progressBar = c.progressBar;
+      fineTune = c.fineTune;
+      cluster = c.cluster;
+      devices = c.devices;
+    }
+
+    public Builder steps(long v) {
+      steps = v;
+      return this;
+    }
+
+    public Builder baseLr(double v) {
+      baseLr = v;
+      return this;
+    }
+
+    public Builder warmupEpochs(double v) {
+      warmupEpochs = v;
+      return this;
+    }
+
+    /** Edits the step's configuration (optimizer, EMA, precision, device, XLA, seed...). */
+    public Builder step(UnaryOperator<StepConfig.Builder> edit) {
+      step = step.with(edit);
+      return this;
+    }
+
+    public Builder checkpointEvery(int v) {
+      checkpointEvery = v;
+      return this;
+    }
+
+    public Builder keepCheckpoints(int v) {
+      keepCheckpoints = v;
+      return this;
+    }
+
+    public Builder logEvery(int v) {
+      logEvery = v;
+      return this;
+    }
+
+    /** Evaluation every {@code every} steps (0: only at the end) over {@code batches} (0: all). */
+    public Builder eval(int every, int batches) {
+      evalEvery = every;
+      evalBatches = batches;
+      return this;
+    }
+
+    public Builder resume(boolean v) {
+      resume = v;
+      return this;
+    }
+
+    public Builder progressBar(boolean v) {
+      progressBar = v;
+      return this;
+    }
+
+    public Builder fineTune(FineTuning v) {
+      fineTune = v;
+      return this;
+    }
+
+    /** Data-parallel over the tasks of {@code c} (null: single process). */
+    public Builder cluster(ClusterSpec v) {
+      cluster = v;
+      return this;
+    }
+
+    /** {@code n} model replicas (towers) in this process. */
+    public Builder devices(int v) {
+      devices = v;
+      return this;
+    }
+
+    public TrainingConfig build() {
+      return new TrainingConfig(model, steps, baseLr, warmupEpochs, step, outputDir,
+          checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar,
+          fineTune, cluster, devices);
+    }
   }
 }

@@ -89,6 +89,41 @@ class AdaptiveGradientClippingTest {
     assertArrayEquals(new float[] {0.001f, 0f}, s, 0f);
   }
 
+  /**
+   * AGC as a gradient transformation in front of another optimizer (plain gradient descent, lr 1):
+   * the selected parameter's gradient is clipped per unit, the other one passes through unchanged.
+   */
+  @Test
+  void transformationFeedsAnyOptimizer() {
+    ParameterSpec hidden = spec("NFNet/~/stem_conv0", "w", 2, 2);
+    ParameterSpec head = spec("NFNet/~/linear", "w", 2, 2);
+    AdaptiveGradientClipping agc = new AdaptiveGradientClipping(0.1, 1e-3, p -> p == hidden);
+    try (Graph graph = new Graph(); Session s = new Session(graph)) {
+      Ops tf = Ops.create(graph);
+      var w1 = tf.variable(tf.constant(Shape.of(2, 2), DataBuffers.of(new float[] {3, 0, 4, 1})));
+      var w2 = tf.variable(tf.constant(Shape.of(2, 2), DataBuffers.of(new float[] {3, 0, 4, 1})));
+      var g = tf.constant(Shape.of(2, 2), DataBuffers.of(new float[] {0.3f, 0.6f, 0.4f, 0.8f}));
+      var r = agc.apply(tf, java.util.List.of(hidden, head), java.util.List.of(g, g),
+          java.util.List.of(tf.identity(w1), tf.identity(w2)));
+      org.junit.jupiter.api.Assertions.assertSame(g, r.grads().get(1), "head not clipped");
+      org.junit.jupiter.api.Assertions.assertNull(r.stats().get(1));
+      var one = tf.constant(1f);
+      var u1 = tf.train.applyGradientDescent(w1, one, r.grads().get(0));
+      var u2 = tf.train.applyGradientDescent(w2, one, r.grads().get(1));
+      try (Result res = s.runner().fetch(u1).fetch(u2).fetch(r.stats().get(0).clippedUnits())
+          .run()) {
+        float[] a = new float[4];
+        float[] b = new float[4];
+        ((TFloat32) res.get(0)).asRawTensor().data().asFloats().read(a);
+        ((TFloat32) res.get(1)).asRawTensor().data().asFloats().read(b);
+        // Column 1 of the gradient (0.6, 0.8) is scaled to (0.06, 0.08); column 0 is at the limit.
+        assertArrayEquals(new float[] {2.7f, -0.06f, 3.6f, 0.92f}, a, 1e-6f);
+        assertArrayEquals(new float[] {2.7f, -0.6f, 3.6f, 0.2f}, b, 1e-6f);
+        assertEquals(1f, ((TFloat32) res.get(2)).getFloat());
+      }
+    }
+  }
+
   @Test
   void deepMindGroups() {
     ParameterGroups g = ParameterGroups.deepMind();

@@ -49,7 +49,7 @@ class ScheduleAndEmaTest {
     var s = (LearningRateSchedule.WarmupCosineDecay) c.schedule(6400, 32);
     assertEquals(500, s.warmupSteps());
     assertEquals(0.0125, s.maxVal(), 1e-12);
-    var s2 = (LearningRateSchedule.WarmupCosineDecay) c.withSteps(100000).schedule(6400, 32);
+    var s2 = (LearningRateSchedule.WarmupCosineDecay) c.with(b -> b.steps(100000)).schedule(6400, 32);
     assertEquals(1000, s2.warmupSteps());
   }
 

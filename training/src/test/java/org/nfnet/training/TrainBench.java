@@ -17,8 +17,8 @@ class TrainBench {
     int batch = Integer.parseInt(a[1]);
     int steps = Integer.parseInt(a[2]);
     boolean xla = System.getenv("TF_XLA_FLAGS") != null;
-    TrainStep.Options o = TrainStep.Options.defaults(LearningRateSchedule.constant(0.05))
-        .withXla(xla);
+    StepConfig o = StepConfig.defaults().with(b -> b
+        .schedule(LearningRateSchedule.constant(0.05)).xla(xla));
     long t0 = System.nanoTime();
     try (TrainStep s = TrainStep.create(Fixtures.t0Config(),
         new SyntheticInput(10, batch, res, 1000, 3L), o)) {

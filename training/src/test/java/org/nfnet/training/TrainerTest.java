@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.nfnet.training.data.Batch;
 import org.nfnet.zoo.NFNetConfig;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
@@ -33,8 +34,8 @@ class TrainerTest {
   }
 
   static TrainingConfig config(Path out, long steps) {
-    return TrainingConfig.defaults(model(), steps, out).withProgressBar(false).withBaseLr(0.4)
-        .withCheckpointEvery(0).withEval(0, 1).withLogEvery(2);
+    return TrainingConfig.defaults(model(), steps, out).with(b -> b.progressBar(false).baseLr(0.4)
+        .checkpointEvery(0).eval(0, 1).logEvery(2));
   }
 
   @Test
@@ -55,7 +56,7 @@ class TrainerTest {
     assertEquals(Trainer.Status.INTERRUPTED, part.status());
     assertEquals(3, part.step());
     assertEquals(3, Checkpoints.meta(part.lastCheckpoint().orElseThrow()).step());
-    Trainer.Result rest = Trainer.train(config(dir.resolve("b"), 6).withResume(true), input(), null);
+    Trainer.Result rest = Trainer.train(config(dir.resolve("b"), 6).with(b -> b.resume(true)), input(), null);
     assertEquals(Trainer.Status.COMPLETED, rest.status());
     assertEquals(3, rest.history().get(0).step(), "resumed at the saved global step");
     for (int i = 0; i < 3; i++) {
@@ -107,7 +108,7 @@ class TrainerTest {
 
   @Test
   void nonFiniteLossStopsAndKeepsLastGoodCheckpoint(@TempDir Path dir) {
-    Trainer.Result r = Trainer.train(config(dir, 10).withCheckpointEvery(2), new PoisonedInput(),
+    Trainer.Result r = Trainer.train(config(dir, 10).with(b -> b.checkpointEvery(2)), new PoisonedInput(),
         null);
     assertEquals(Trainer.Status.DIVERGED, r.status());
     assertTrue(r.message().contains("NaN") && r.message().contains("step 2"), r.message());

@@ -205,14 +205,13 @@ public final class XlaClusterReport {
     }
     // The options Trainer builds for `nfnet train --xla` with the CLI defaults.
     TrainingConfig cfg = TrainingConfig.defaults(model, Math.max(steps, 10), dump.resolve("run"))
-        .withXla(true).withRegularize(regularize);
-    TrainStep.Options opts = new TrainStep.Options(cfg.optimizer(),
-        cfg.schedule(input.size(), input.batchSize()), cfg.labelSmoothing(), cfg.emaDecay(),
-        cfg.regularize(), cfg.bf16(), cfg.device(), cfg.seed(), p -> false,
-        cfg.tensorboardDir(), 3, cfg.xla());
+        .with(b -> b.step(s -> s.xla(true).regularize(regularize)));
+    InputSource in0 = input;
+    StepConfig opts = cfg.step().with(b -> b.schedule(cfg.schedule(in0.size(), in0.batchSize()))
+        .logDir(cfg.tensorboardDir()));
     System.out.printf(Locale.ROOT, "child: %s at %d px, batch %d, input %s, EMA %.4g, AGC %.3g,"
             + " regularize %s, Grappler remapping %s%n", model.name(), res, batch, in,
-        cfg.emaDecay(), cfg.optimizer().clipping(), regularize, remapping ? "ON (what-if)" : "OFF (TrainStep under XLA)");
+        opts.emaDecay(), opts.optimizer().clipping(), regularize, remapping ? "ON (what-if)" : "OFF (TrainStep under XLA)");
     try (TrainStep s = TrainStep.create(model, input, opts)) {
       StringBuilder losses = new StringBuilder();
       long t0;
@@ -225,7 +224,7 @@ public final class XlaClusterReport {
         }
       } else {
         // What-if: the same graph in a session whose only difference is remapping ON.
-        ConfigProto.Builder c = TrainStep.sessionConfig(opts).toBuilder();
+        ConfigProto.Builder c = StepSession.config(opts).toBuilder();
         c.getGraphOptionsBuilder().getRewriteOptionsBuilder()
             .setRemapping(RewriterConfig.Toggle.ON);
         try (Session session = new Session(s.graph(), c.build())) {
@@ -273,8 +272,7 @@ public final class XlaClusterReport {
       // A few more ops so that the cluster passes --tf_xla_min_cluster_size.
       var m32 = tf.math.floor(tf.math.add(tf.constant(0.9f), tf.math.mul(u32, tf.constant(1f))));
       var m64 = tf.math.floor(tf.math.add(tf.constant(0.9f), tf.math.mul(u64, tf.constant(1f))));
-      ConfigProto jit = TrainStep.sessionConfig(
-          TrainStep.Options.defaults(LearningRateSchedule.constant(0.1)).withXla(true));
+      ConfigProto jit = StepSession.config(StepConfig.defaults().with(b -> b.xla(true)));
       float[][] v = new float[4][64];
       int k = 0;
       for (ConfigProto c : List.of(jit, ConfigProto.getDefaultInstance())) {

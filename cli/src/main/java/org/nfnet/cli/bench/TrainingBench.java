@@ -5,6 +5,7 @@ import java.util.Locale;
 import java.util.SplittableRandom;
 import org.nfnet.training.FixedBatchInput;
 import org.nfnet.training.LearningRateSchedule;
+import org.nfnet.training.StepConfig;
 import org.nfnet.training.TrainStep;
 import org.nfnet.zoo.NFNetConfig;
 
@@ -64,8 +65,9 @@ final class TrainingBench {
    * step does the same work.
    */
   static TrainStep newStep(NFNetConfig c, int res, boolean bf16) {
-    return TrainStep.create(c, input(c, res), TrainStep.Options.defaults(
-        new LearningRateSchedule.WarmupCosineDecay(0.0, 0.0, 0.1, 1_000_000, 10)).withBf16(bf16));
+    return TrainStep.create(c, input(c, res), StepConfig.defaults().with(b -> b
+        .schedule(new LearningRateSchedule.WarmupCosineDecay(0.0, 0.0, 0.1, 1_000_000, 10))
+        .bf16(bf16)));
   }
 
   static FixedBatchInput input(NFNetConfig c, int res) {

@@ -47,10 +47,6 @@ public record DataOptions(
     return new DataOptions(trainSize, evalSize, a, shuffleBuffer, parallelCalls, prefetch);
   }
 
-  public DataOptions withSizes(int train, int eval) {
-    return new DataOptions(train, eval, augment, shuffleBuffer, parallelCalls, prefetch);
-  }
-
   public DataOptions withShuffleBuffer(int n) {
     return new DataOptions(trainSize, evalSize, augment, n, parallelCalls, prefetch);
   }

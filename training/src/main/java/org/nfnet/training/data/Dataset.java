@@ -4,7 +4,9 @@ import java.util.List;
 import org.tensorflow.op.Ops;
 
 /**
- * One split (train or test) of one data source, ready to be turned into an in-graph input pipeline.
+ * One split (train or test) of one data source, ready to be turned into an in-graph input pipeline
+ * at any batch size; the trainer reads it as an {@code InputSource} through {@code DatasetInput},
+ * which fixes batch size, seed and position. Both produce the same {@link Batch}.
  *
  * <p>Image size and augmentation settings are fixed when the dataset is created (see {@link
  * DataOptions} and the factories {@link FashionMnist} / {@link ImageFolder}), so that {@link
@@ -19,7 +21,7 @@ public interface Dataset {
   List<String> classNames();
 
   /**
-   * Builds the in-graph pipeline. Run {@link Batch#initializer()} once (if non-null) before the first
+   * Builds the in-graph pipeline. Run {@link Batch#initializers()} once before the first
    * step; afterwards each {@code Session.run} that fetches the batch's tensors yields the next batch.
    *
    * @param training true: shuffle, repeat forever, random augmentation, batches of exactly {@code

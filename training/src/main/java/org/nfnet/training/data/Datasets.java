@@ -1,5 +1,6 @@
 package org.nfnet.training.data;
 
+import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
@@ -14,6 +15,6 @@ final class Datasets {
         (Operand<TFloat32>) it.next().get(0),
         (Operand<TInt32>) it.next().get(1),
         (Operand<TFloat32>) it.next().get(2),
-        it.initializer());
+        it.initializer() == null ? List.of() : List.of(it.initializer()));
   }
 }

@@ -12,7 +12,8 @@
  * // or: Dataset train = ImageFolder.open(Path.of("imgs/train"), opts);
  *
  * Batch b = train.build(tf, 64, true, seed);             // in the training graph
- * session.runner().addTarget(b.initializer()).run();     // once (again to restart an eval pass)
+ * var r = session.runner();                             // once (again to restart an eval pass):
+ * b.initializers().forEach(r::addTarget); r.run();
  * // each step: fetch/consume b.images() [N,H,W,3], b.targets() [N,C] (soft), b.labels() [N]
  * }</pre>
  *

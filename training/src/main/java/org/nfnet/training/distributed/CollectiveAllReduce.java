@@ -69,10 +69,10 @@ public final class CollectiveAllReduce {
 
     /**
      * Packs only the tensors whose static element count is known and below {@code elements}
-     * into one collective; larger ones (or of unknown shape) get their own. Measured on 2 CPU
-     * processes: 300 x 1000 floats take ~9 ms packed vs ~195 ms as 300 collectives, while packing
-     * 71.5M floats is ~4x slower than 300 separate collectives (the concat/split copies cost more
-     * than they save). A threshold around 1M elements suits NFNets.
+     * into one collective; larger ones (or of unknown shape) get their own. Why: each collective
+     * has a fixed latency, which dominates for small tensors, while for large ones the concat and
+     * split copies cost more than they save; a threshold around 1M elements suits NFNets
+     * (BENCHMARKS.md, "Distributed").
      */
     public Options packSmallerThan(long elements) {
       this.packBelow = Math.max(0, elements);
@@ -126,17 +126,6 @@ public final class CollectiveAllReduce {
       int instanceKeyBase,
       Options options) {
     return allReduce(tf, grads, groupSize, groupKey, instanceKeyBase, "Add", "Id", options);
-  }
-
-  /** Element-wise mean over the participants ({@code final_op = Div} by the group size). */
-  public static List<Operand<TFloat32>> mean(
-      Ops tf,
-      List<Operand<TFloat32>> grads,
-      int groupSize,
-      int groupKey,
-      int instanceKeyBase,
-      Options options) {
-    return allReduce(tf, grads, groupSize, groupKey, instanceKeyBase, "Add", "Div", options);
   }
 
   private static List<Operand<TFloat32>> allReduce(

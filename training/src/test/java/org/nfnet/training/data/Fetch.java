@@ -35,7 +35,11 @@ record Fetch(Shape shape, float[] images, int[] labels, float[] targets) {
   }
 
   static void init(Session s, Batch b) {
-    if (b.initializer() != null) s.runner().addTarget(b.initializer()).run();
+    if (!b.initializers().isEmpty()) {
+      var r = s.runner();
+      b.initializers().forEach(r::addTarget);
+      r.run();
+    }
   }
 
   int n() {

@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
 import org.nfnet.training.LearningRateSchedule;
+import org.nfnet.training.StepConfig;
 import org.nfnet.training.SyntheticInput;
 import org.nfnet.training.TrainStep;
 import org.nfnet.zoo.NFNetConfig;
@@ -56,9 +57,11 @@ public final class DataParallelBench {
       dp = DataParallel.local(devices, DeviceSpec.DeviceType.CPU);
     }
     int code = 0;
+    DataParallel dpf = dp;
     try (TrainStep step = TrainStep.create(model,
         new SyntheticInput(model.numClasses(), batch, res, 50_000, 1L),
-        TrainStep.Options.defaults(LearningRateSchedule.constant(0.1)).withParallel(dp))) {
+        StepConfig.defaults().with(b -> b.schedule(LearningRateSchedule.constant(0.1))
+            .parallel(dpf)))) {
       step.initialize();
       double[] ms = new double[steps];
       for (int i = -warmup; i < steps; i++) {

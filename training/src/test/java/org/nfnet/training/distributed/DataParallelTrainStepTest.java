@@ -12,6 +12,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.nfnet.training.StepConfig;
 import org.nfnet.training.TrainStep;
 import org.nfnet.zoo.NFNetConfig;
 import org.tensorflow.DeviceSpec;
@@ -48,7 +49,7 @@ class DataParallelTrainStepTest {
         DpFixtures.relativeChange(single.weights(), single.initial()));
   }
 
-  static Run run(TrainStep.Options o) {
+  static Run run(StepConfig o) {
     try (TrainStep step = TrainStep.create(model, DpFixtures.globalBatch(), o)) {
       step.initialize();
       Map<String, float[]> init = step.weights();
@@ -66,7 +67,7 @@ class DataParallelTrainStepTest {
   @Timeout(300)
   void twoVirtualCpuTowersMatchOneReplicaWithTheWholeBatch() {
     DataParallel dp = DataParallel.local(2, DeviceSpec.DeviceType.CPU).withTimeoutSeconds(120);
-    TrainStep.Options o = DpFixtures.options().withParallel(dp);
+    StepConfig o = DpFixtures.options().with(b -> b.parallel(dp));
     // The graph: one tower per virtual CPU, collectives on both.
     try (TrainStep step = TrainStep.create(model, DpFixtures.globalBatch(), o)) {
       int collectives = 0;

@@ -10,7 +10,7 @@ import java.util.Map;
 import org.nfnet.testing.SharedFixtures;
 import org.nfnet.training.FixedBatchInput;
 import org.nfnet.training.LearningRateSchedule;
-import org.nfnet.training.TrainStep;
+import org.nfnet.training.StepConfig;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.VariantJson;
 
@@ -46,9 +46,9 @@ final class DpFixtures {
   }
 
   /** Constant LR 0.4, SGD + Nesterov + AGC (0.01) + weight decay, eval-mode forward, no EMA. */
-  static TrainStep.Options options() {
-    return TrainStep.Options.defaults(LearningRateSchedule.constant(0.4)).withRegularize(false)
-        .withEmaDecay(0).withSeed(7);
+  static StepConfig options() {
+    return StepConfig.defaults().with(b -> b.schedule(LearningRateSchedule.constant(0.4))
+        .regularize(false).emaDecay(0).seed(7));
   }
 
   static void write(Map<String, float[]> w, Path file) throws IOException {

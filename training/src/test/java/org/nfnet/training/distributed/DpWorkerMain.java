@@ -53,7 +53,7 @@ final class DpWorkerMain {
     DataParallel dp = DataParallel.cluster(WorkerServer.shared(cluster, null), 1,
         DeviceSpec.DeviceType.CPU).withTimeoutSeconds(120);
     try (TrainStep step = TrainStep.create(model, DpFixtures.globalBatch(),
-        DpFixtures.options().withParallel(dp))) {
+        DpFixtures.options().with(b -> b.parallel(dp)))) {
       step.initialize();
       for (int i = 0; i < steps; i++) {
         TrainStep.StepMetrics m = step.run(false);
@@ -68,9 +68,9 @@ final class DpWorkerMain {
 
   private static void trainer(ClusterSpec cluster, NFNetConfig model, Path out, long steps,
       int every, long sleepMs) {
-    TrainingConfig cfg = TrainingConfig.defaults(model, steps, out).withProgressBar(false)
-        .withBaseLr(0.4).withCheckpointEvery(every).withEval(0, 1).withLogEvery(2)
-        .withRegularize(false).withResume(true).withCluster(cluster);
+    TrainingConfig cfg = TrainingConfig.defaults(model, steps, out).with(b -> b.progressBar(false)
+        .baseLr(0.4).checkpointEvery(every).eval(0, 1).logEvery(2)
+        .step(s -> s.regularize(false)).resume(true).cluster(cluster));
     Trainer.Result r = Trainer.train(cfg, DpFixtures.globalBatch(), new TrainingListener() {
       @Override
       public void onStep(TrainStep.StepMetrics m, double ips) {

@@ -6,7 +6,15 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt64;
 
-/** In-graph versions of the Haiku initializers DeepMind's NFNet uses. */
+/**
+ * In-graph versions of the Haiku initializers DeepMind's NFNet uses.
+ *
+ * <p>Why not TF Java's framework initializers ({@code TruncatedNormal}, {@code VarianceScaling}):
+ * their seed is a Java {@code long} fixed when the graph is built ({@code {seed, 0}} as a
+ * constant), while here every parameter's seed is derived in-graph from the initializer's seed
+ * operand, so one graph re-initialises with any seed; they would also add tensorflow-framework to
+ * the zoo for a truncated normal times a constant.
+ */
 final class Initializers {
   /** Std of a unit normal truncated to [-2, 2]; Haiku divides by it to keep the target variance. */
   private static final double TRUNCATED_STD = 0.87962566103423978;

@@ -1,0 +1,66 @@
+package org.nfnet.training;
+
+import java.util.Locale;
+import org.nfnet.training.distributed.DataParallel;
+import org.nfnet.training.distributed.TargetedSession;
+import org.tensorflow.DeviceSpec;
+import org.tensorflow.Graph;
+import org.tensorflow.Session;
+import org.tensorflow.proto.ConfigProto;
+import org.tensorflow.proto.GraphOptions;
+import org.tensorflow.proto.OptimizerOptions;
+import org.tensorflow.proto.RewriterConfig;
+
+/** The session a {@link TrainStep} runs in, and the device and session options it is built with. */
+final class StepSession {
+  private StepSession() {}
+
+  /**
+   * A session on {@code graph}: local, local with the towers' virtual devices, or on this task's
+   * gRPC master (group leader, device filter, virtual CPUs) for a cluster.
+   */
+  static Session open(Graph graph, StepConfig c) {
+    DataParallel dp = c.parallel();
+    if (dp == null) {
+      return new Session(graph, config(c));
+    }
+    if (dp.server() == null) {
+      return new Session(graph, dp.sessionConfig(config(c)));
+    }
+    return TargetedSession.open(graph, dp.server().target(), dp.sessionConfig(config(c)));
+  }
+
+  /** Soft placement (so a device request falls back to CPU); global XLA JIT with {@code xla}. */
+  static ConfigProto config(StepConfig c) {
+    ConfigProto.Builder b = ConfigProto.newBuilder().setAllowSoftPlacement(true);
+    if (c.xla()) {
+      // Grappler's remapper runs before XLA clustering and, on CPU, rewrites Conv2D/MatMul + BiasAdd
+      // into _FusedConv2D/_FusedMatMul, which have no XLA kernel, so every such node would split
+      // the step into separate clusters. TF skips this fusion under auto-clustering only on GPU,
+      // so switch it off here to compile the step the way it would compile on an accelerator.
+      b.setGraphOptions(GraphOptions.newBuilder()
+          .setOptimizerOptions(OptimizerOptions.newBuilder()
+              .setGlobalJitLevel(OptimizerOptions.GlobalJitLevel.ON_2))
+          .setRewriteOptions(RewriterConfig.newBuilder()
+              .setRemapping(RewriterConfig.Toggle.OFF)));
+    }
+    return b.build();
+  }
+
+  /** {@code /device:GPU:0}, {@code /GPU:0}, {@code cpu} ... as a device spec. */
+  static DeviceSpec parseDevice(String device) {
+    String d = device.trim();
+    if (d.startsWith("/device:")) {
+      d = d.substring("/device:".length());
+    } else if (d.startsWith("/")) {
+      d = d.substring(1);
+    }
+    String[] parts = d.split(":");
+    DeviceSpec.Builder b = DeviceSpec.newBuilder()
+        .deviceType(DeviceSpec.DeviceType.valueOf(parts[0].toUpperCase(Locale.ROOT)));
+    if (parts.length > 1) {
+      b.deviceIndex(Integer.parseInt(parts[1]));
+    }
+    return b.build();
+  }
+}

@@ -1,0 +1,145 @@
+package org.nfnet.training;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.nfnet.training.data.Batch;
+import org.nfnet.training.distributed.DataParallel;
+import org.nfnet.zoo.NFNetConfig;
+import org.nfnet.zoo.graph.ForwardOptions;
+import org.nfnet.zoo.graph.FusedWeightStandardization;
+import org.nfnet.zoo.graph.NFNet;
+import org.nfnet.zoo.graph.NFNetOutputs;
+import org.nfnet.zoo.graph.ParameterSource;
+import org.nfnet.zoo.graph.Precision;
+import org.nfnet.zoo.graph.VariableParameters;
+import org.tensorflow.DeviceSpec;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Output;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TBool;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
+
+/**
+ * The model replicas of one process: each tower takes its rows of the batch, runs the
+ * training-mode forward, the label-smoothed loss and top-1, and the gradients of its loss w.r.t.
+ * the trainable parameters. Tower 0 creates the parameter variables; the others read them on their
+ * own device. Without data parallelism there is one tower and no slicing.
+ *
+ * @param loss per tower, the mean loss over its rows
+ * @param top1 per tower, top-1 accuracy over its rows
+ * @param grads per tower, the gradient w.r.t. each trainable parameter (order of
+ *     {@code trainable})
+ * @param logits tower 0's logits
+ * @param trainable the parameters that are updated (not frozen), in graph order
+ * @param ops each tower's scope (device included)
+ */
+record Towers(List<Operand<TFloat32>> loss, List<Operand<TFloat32>> top1,
+    List<List<Operand<TFloat32>>> grads, Operand<TFloat32> logits,
+    List<VariableParameters.Entry> trainable, List<Ops> ops) {
+
+  /**
+   * @param root the graph's root scope (towers d > 0 get their own device and scope)
+   * @param tf tower 0's scope
+   * @param metrics tower 0's scope for loss and top-1
+   * @param step the global step before this update (regularisation seeds)
+   */
+  static Towers build(Graph graph, Ops root, Ops tf, Ops metrics, NFNetConfig model, StepConfig c,
+      VariableParameters params, Batch batch, Operand<TInt64> step) {
+    DataParallel dp = c.parallel();
+    List<DeviceSpec> devices = dp == null ? List.of() : dp.towerDevices();
+    int n = dp == null ? 1 : dp.devices();
+    List<Operand<TFloat32>> losses = new ArrayList<>();
+    List<Operand<TFloat32>> top1s = new ArrayList<>();
+    List<List<Operand<TFloat32>>> grads = new ArrayList<>();
+    List<Ops> ops = new ArrayList<>();
+    List<VariableParameters.Entry> trainable = new ArrayList<>();
+    Operand<TFloat32> logits0 = null;
+    for (int d = 0; d < n; d++) {
+      Ops td = d == 0 ? tf : root.withDevice(devices.get(d)).withSubScope("tower_" + d);
+      ops.add(td);
+      Batch tb = n == 1 ? batch : batch.rows(td.withSubScope("tower_input"), d, n);
+      // Training-mode forward, seeds from the global step so a resumed run draws the same masks;
+      // replica r > 0 draws its own masks.
+      int replica = dp == null ? 0 : dp.replicaIndex(d);
+      Operand<TInt64> stepSeed = td.withSubScope("seed").stack(List.of(
+          td.constant(c.seed() ^ 0x5DEECE66DL ^ (replica * 0x9E3779B97F4A7C15L)), step));
+      // CPU builds standardize kernels with one fused op (and its fused gradient).
+      ForwardOptions fwd = (c.regularize() ? ForwardOptions.training(stepSeed)
+          : ForwardOptions.inference())
+          .withFusedStandardization(FusedWeightStandardization.supported()).differentiated(true);
+      Map<String, Operand<TFloat32>> reads = new LinkedHashMap<>();
+      ParameterSource src = d == 0 ? params : (module, spec, init) -> {
+        Operand<TFloat32> r = module.withName(spec.name() + "_read")
+            .identity(params.entry(spec.haikuKey()).variable());
+        reads.put(spec.haikuKey(), r);
+        return r;
+      };
+      // bf16: convolutions (nearly all the MACs) run in bfloat16 on float32 master weights; the
+      // casts' gradients hand float32 gradients back to the variables, optimizer and EMA.
+      NFNetOutputs out = new NFNet(model, c.bf16() ? Precision.BFLOAT16 : Precision.FLOAT32)
+          .build(td, tb.images(), src, fwd);
+      if (d == 0) {
+        logits0 = out.logits();
+      }
+      Ops tm = d == 0 ? metrics : td.withSubScope("metrics");
+      Operand<TFloat32> targets = tb.targets() == null
+          ? LabelSmoothingLoss.targets(tm, tb.labels(), model.numClasses(), c.labelSmoothing())
+          : LabelSmoothingLoss.smooth(tm, tb.targets(), model.numClasses(), c.labelSmoothing());
+      String suffix = dp == null ? "" : "_local";
+      losses.add(tm.withName("loss" + suffix).identity(
+          LabelSmoothingLoss.loss(tm, out.logits(), targets)));
+      top1s.add(tm.withName("top1" + suffix).identity(
+          tm.math.mean(inTopK(tm, out.logits(), tb.labels(), 1), tm.constant(0))));
+
+      if (d == 0) {
+        for (VariableParameters.Entry e : params.entries()) {
+          if (!c.frozen().test(e.spec())) {
+            trainable.add(e);
+          }
+        }
+        if (trainable.isEmpty()) {
+          throw new IllegalArgumentException("every parameter is frozen: nothing to train");
+        }
+      }
+      // Gradients w.r.t. the Identity reads of the trainable parameters only.
+      Output<?>[] xs = new Output<?>[trainable.size()];
+      for (int i = 0; i < xs.length; i++) {
+        xs[i] = (d == 0 ? trainable.get(i).read() : reads.get(trainable.get(i).spec().haikuKey()))
+            .asOutput();
+      }
+      Output<?>[] dys = graph.addGradients(d == 0 ? "gradients" : "gradients_tower_" + d,
+          new Output<?>[] {losses.get(d).asOutput()}, xs, null);
+      List<Operand<TFloat32>> gs = new ArrayList<>();
+      for (Output<?> dy : dys) {
+        @SuppressWarnings("unchecked")
+        Operand<TFloat32> gd = (Operand<TFloat32>) dy;
+        gs.add(gd);
+      }
+      grads.add(gs);
+    }
+    return new Towers(losses, top1s, grads, logits0, trainable, ops);
+  }
+
+  int size() {
+    return ops.size();
+  }
+
+  /**
+   * 1 where the label is among the top {@code k} logits, else 0, float32 [N]. Top-1 is an argmax
+   * (InTopK counts ties as hits; argmax matches DeepMind's top-1).
+   */
+  static Operand<TFloat32> inTopK(Ops tf, Operand<TFloat32> logits, Operand<TInt32> labels,
+      int k) {
+    if (k == 1) {
+      Operand<TBool> hit = tf.math.equal(tf.math.argMax(logits, tf.constant(1), TInt32.class),
+          labels);
+      return tf.dtypes.cast(hit, TFloat32.class);
+    }
+    return tf.dtypes.cast(tf.nn.inTopK(logits, labels, tf.constant(k)), TFloat32.class);
+  }
+}
