@@ -13,22 +13,25 @@ import org.nfnet.zoo.graph.ResourceVariables;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.train.ResourceApplyMomentum;
 import org.tensorflow.types.TFloat32;
 
 /**
  * SGD + AGC + weight decay + (Nesterov) momentum on resource variables, DeepMind's
  * {@code SGD_AGC} order per parameter: AGC clip of the raw gradient (clipped groups), then
- * {@code g += weight_decay * W} (decayed groups), then TF's fused {@code ResourceApplyMomentum}:
- * {@code buf <- mu * buf + g}, {@code W <- W - lr * (g + mu * buf)} (Nesterov) or
- * {@code W <- W - lr * buf}.
+ * {@code g += weight_decay * W} (decayed groups), then momentum:
+ * {@code buf <- buf * mu + g}, {@code W <- W - (g * lr + buf * mu * lr)} (Nesterov) or
+ * {@code W <- W - buf * lr}, the arithmetic of TF's {@code ApplyMomentum} kernel, written with
+ * {@code AssignVariableOp}.
  *
- * <p>Why {@code ResourceApplyMomentum} and not {@code ResourceApplyKerasMomentum}: Keras keeps
- * a learning-rate-scaled velocity ({@code v <- mu * v - lr * g}), which equals optax's
- * {@code trace} only for a constant learning rate; with the warm-up/cosine schedule only the
- * un-scaled buffer reproduces DeepMind's update (and today's {@code ApplyMomentum} bit for bit).
- * Both have XLA kernels. No ordering barrier is needed: a resource update copies a buffer that a
- * pending {@code ReadVariableOp} still holds, so every read sees the value before the update.
+ * <p>Why not a fused {@code ResourceApplyMomentum}: the EMA needs each parameter's new value, and
+ * TF's XLA clustering never places a resource read that depends on a write of the same cluster
+ * into that cluster (XLA reads resources on entry and writes them on exit), so reading the
+ * updated variable splits the step in two clusters. Computing the new value as a tensor keeps
+ * one cluster, where XLA fuses these element-wise ops into one loop anyway; without XLA it costs
+ * a few more memory passes than the fused kernel. (Keras' {@code ResourceApplyKerasMomentum}
+ * keeps a learning-rate-scaled velocity, equal to optax's {@code trace} only at a constant rate.)
+ * No ordering barrier is needed: an assignment to a resource variable never changes a tensor a
+ * pending {@code ReadVariableOp} already returned.
  */
 public final class ResourceSgdAgc {
   private final OptimizerConfig config;
@@ -46,11 +49,13 @@ public final class ResourceSgdAgc {
   /**
    * The update ops and AGC statistics of one step.
    *
-   * @param applies one {@code ResourceApplyMomentum} per trainable parameter, by Haiku key
+   * @param assigns the assignments of every trainable parameter and momentum buffer
+   * @param newValues each trainable parameter's value after this step, by Haiku key
    * @param clipFractions fraction of units clipped, per clipped group
    * @param clipFraction fraction of units clipped over all clipped groups
    */
-  public record Update(Map<String, Op> applies, Map<ParameterGroup, Operand<TFloat32>> clipFractions,
+  public record Update(List<Op> assigns, Map<String, Operand<TFloat32>> newValues,
+      Map<ParameterGroup, Operand<TFloat32>> clipFractions,
       Operand<TFloat32> clipFraction) {}
 
   /**
@@ -63,7 +68,8 @@ public final class ResourceSgdAgc {
     float clipping = (float) config.clipping();
     float wd = (float) config.weightDecay();
     Operand<TFloat32> mu = s.constant((float) config.momentum());
-    Map<String, Op> applies = new java.util.LinkedHashMap<>();
+    List<Op> assigns = new ArrayList<>();
+    Map<String, Operand<TFloat32>> newValues = new java.util.LinkedHashMap<>();
     Map<ParameterGroup, List<Operand<TFloat32>>> counts = new EnumMap<>(ParameterGroup.class);
     Map<ParameterGroup, Long> units = new EnumMap<>(ParameterGroup.class);
     for (int i = 0; i < params.size(); i++) {
@@ -85,8 +91,14 @@ public final class ResourceSgdAgc {
       if (buf == null) {
         throw new IllegalArgumentException("no momentum slot for " + spec.haikuKey());
       }
-      applies.put(spec.haikuKey(), s.train.resourceApplyMomentum(e.variable().handle(),
-          buf.handle(), lr, g, mu, ResourceApplyMomentum.useNesterov(config.nesterov())));
+      Operand<TFloat32> newBuf = s.math.add(s.math.mul(buf.read(s), mu), g);
+      Operand<TFloat32> step = config.nesterov()
+          ? s.math.add(s.math.mul(g, lr), s.math.mul(s.math.mul(newBuf, mu), lr))
+          : s.math.mul(newBuf, lr);
+      Operand<TFloat32> w = s.math.sub(e.read(), step);
+      assigns.add(buf.assign(s, newBuf));
+      assigns.add(e.variable().assign(s, w));
+      newValues.put(spec.haikuKey(), w);
     }
     Ops m = tf.withSubScope("metrics");
     Map<ParameterGroup, Operand<TFloat32>> fractions = new EnumMap<>(ParameterGroup.class);
@@ -101,6 +113,6 @@ public final class ResourceSgdAgc {
     }
     Operand<TFloat32> overall = all.isEmpty() ? m.constant(0f)
         : m.math.div(m.math.addN(all), m.constant((float) total));
-    return new Update(applies, fractions, overall);
+    return new Update(assigns, newValues, fractions, overall);
   }
 }

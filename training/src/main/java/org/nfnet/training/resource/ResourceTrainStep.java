@@ -39,7 +39,7 @@ import org.tensorflow.types.TInt64;
 
 /**
  * Prototype of the training step on resource variables only, built so that XLA can compile all
- * of it but the input pipeline into one cluster: forward (training mode, int32-seeded
+ * of it but the input pipeline into one cluster: forward (training mode, hashed
  * stochastic-depth and dropout masks keyed on the global step), label-smoothed loss, gradients
  * ({@code Graph.addGradients} w.r.t. the parameters' {@code ReadVariableOp}s), AGC, weight decay,
  * Nesterov momentum ({@link ResourceSgdAgc}), EMA ({@code ResourceApplyGradientDescent}), the
@@ -88,10 +88,10 @@ public final class ResourceTrainStep implements AutoCloseable {
 
     InputSource.Batch batch = input.build(tf.withSubScope("input"), stepRead);
     inputInit = batch.initializers();
-    // Mask seeds stay below 2^31 (int32 seeds, see ForwardOptions#int32Seeds) for 2^31 steps.
+    // Masks from the SplitMix64 hash (ForwardOptions#hashMasks): the same with and without XLA.
     Operand<TInt64> seed = tf.withSubScope("seed").stack(List.of(
-        tf.constant((c.seed() ^ 0x5DEECE66DL) & 0x7FFFFFFFL), stepRead));
-    ForwardOptions fwd = (c.regularize() ? ForwardOptions.training(seed).withInt32Seeds(true)
+        tf.constant(c.seed() ^ 0x5DEECE66DL), stepRead));
+    ForwardOptions fwd = (c.regularize() ? ForwardOptions.training(seed).withHashMasks(true)
         : ForwardOptions.inference()).differentiated(true)
         .withFusedStandardization(!c.xla() && FusedWeightStandardization.supported());
     NFNetOutputs out = new NFNet(model).build(tf, batch.images(), state.parameters(), fwd);
@@ -123,19 +123,20 @@ public final class ResourceTrainStep implements AutoCloseable {
     ResourceSgdAgc.Update update = new ResourceSgdAgc(c.optimizer(), !c.xla())
         .apply(tf, params, grads, state.momentum(), lr);
     clipFraction = m.withName("clip_fraction").identity(update.clipFraction());
-    List<Op> updates = new ArrayList<>(update.applies().values());
+    List<Op> updates = new ArrayList<>(update.assigns());
 
     if (c.emaDecay() > 0) {
-      // average -= (1 - d) * (average - new value), the new value read after the update.
+      // average -= (1 - d) * (average - new value), from the new value the optimizer computed:
+      // reading the variable after its update would split the XLA cluster (TF never puts a
+      // resource read that depends on a write of the same cluster into it).
       Ops e = tf.withSubScope("ema_update");
       Operand<TFloat32> oneMinusD = e.math.sub(e.constant(1f),
           new ExponentialMovingAverage(c.emaDecay()).effectiveDecay(e, stepRead));
       for (ResourceParameters.Entry p : params) {
         ResourceVariables.Variable<TFloat32> avg = state.ema().get(p.spec().haikuKey());
-        Op applied = update.applies().get(p.spec().haikuKey());
-        Ops after = applied == null ? e : e.withControlDependencies(List.of(applied));
-        Operand<TFloat32> diff = after.math.sub(avg.read(after), p.variable().read(after));
-        updates.add(after.train.resourceApplyGradientDescent(avg.handle(), oneMinusD, diff));
+        Operand<TFloat32> value = update.newValues().getOrDefault(p.spec().haikuKey(), p.read());
+        Operand<TFloat32> diff = e.math.sub(avg.read(e), value);
+        updates.add(e.train.resourceApplyGradientDescent(avg.handle(), oneMinusD, diff));
       }
     }
     Ops done = tf.withSubScope("train").withControlDependencies(updates);

@@ -22,12 +22,12 @@ import org.tensorflow.types.TInt64;
  *     eval-mode forward). Otherwise activations that follow a matrix product are built in the op
  *     pattern TF's remapper fuses into that product ({@link Activations#geluTanhFusible}), which
  *     pays off only when nothing else reads the intermediate values, as gradients do.
- * @param int32Seeds hand the random ops int32 seeds (the int64 seed values cast, so equal values
- *     below 2^31 draw the same masks): XLA's stateless random kernels take int32 seeds only, so
- *     int64-seeded masks stay outside an XLA cluster
+ * @param hashMasks draw the masks from an integer hash of (seed, element) instead of TF's
+ *     Philox kernel: identical with and without XLA and compiled into an XLA cluster (XLA's
+ *     random ops differ from TF's kernels; see {@link StochasticDepth})
  */
 public record ForwardOptions(boolean training, Operand<TInt64> seed, boolean stochasticDepth,
-    boolean dropout, boolean fusedStandardization, boolean differentiated, boolean int32Seeds) {
+    boolean dropout, boolean fusedStandardization, boolean differentiated, boolean hashMasks) {
 
   public ForwardOptions {
     if (training && (stochasticDepth || dropout)) {
@@ -48,19 +48,19 @@ public record ForwardOptions(boolean training, Operand<TInt64> seed, boolean sto
   /** The same options with kernels standardized by the fused CPU path or not. */
   public ForwardOptions withFusedStandardization(boolean fused) {
     return new ForwardOptions(training, seed, stochasticDepth, dropout, fused, differentiated,
-        int32Seeds);
+        hashMasks);
   }
 
   /** The same options for a graph that will (or will not) be differentiated. */
   public ForwardOptions differentiated(boolean d) {
     return new ForwardOptions(training, seed, stochasticDepth, dropout, fusedStandardization, d,
-        int32Seeds);
+        hashMasks);
   }
 
-  /** The same options with int32 (XLA-compilable) or int64 seeds for the random masks. */
-  public ForwardOptions withInt32Seeds(boolean int32) {
+  /** The same options with hashed (XLA-portable) or Philox masks. */
+  public ForwardOptions withHashMasks(boolean hash) {
     return new ForwardOptions(training, seed, stochasticDepth, dropout, fusedStandardization,
-        differentiated, int32);
+        differentiated, hash);
   }
 
   boolean useStochasticDepth() {
