@@ -44,17 +44,31 @@ public final class XlaClusterReport {
    */
   public record GraphReport(String target, int nodes, int clustered,
       Map<String, Integer> clusterSizes, List<Unclustered> unclustered, int refVariableOps,
-      int stepNodes, int stepClustered) {
+      int stepNodes, int stepClustered, int varHandles) {
 
     /** Clustered share of the step's nodes, in percent. */
     public double stepCoverage() {
       return stepNodes == 0 ? 0 : 100.0 * stepClustered / stepNodes;
     }
 
-    /** {@code clusters: N, nodes in clusters: P%, ref-variable ops: K}. */
+    /**
+     * Clustered share of the step's nodes other than the {@code VarHandleOp}s, in percent. TF
+     * has no JIT kernel for {@code VarHandleOp} on any device: a resource variable enters an XLA
+     * cluster as an argument (read on entry, written back on exit), so its handle op is never
+     * clustered.
+     */
+    public double computeCoverage() {
+      int n = stepNodes - varHandles;
+      return n <= 0 ? 0 : 100.0 * stepClustered / n;
+    }
+
+    /** {@code clusters: N, nodes in clusters: P%, ref-variable ops: K} (+ coverage w/o handles). */
     public String summary() {
-      return String.format(Locale.ROOT, "clusters: %d, nodes in clusters: %.1f%%,"
+      String s = String.format(Locale.ROOT, "clusters: %d, nodes in clusters: %.1f%%,"
           + " ref-variable ops: %d", clusterSizes.size(), stepCoverage(), refVariableOps);
+      return varHandles == 0 ? s : s + String.format(Locale.ROOT, " (%.1f%% of the nodes other"
+          + " than the %d VarHandleOps, which XLA takes as cluster arguments)", computeCoverage(),
+          varHandles);
     }
   }
 
@@ -145,7 +159,9 @@ public final class XlaClusterReport {
     int refOps = 0;
     int stepNodes = 0;
     int stepClustered = 0;
+    int handles = 0;
     for (NodeDef n : g.getNodeList()) {
+      handles += n.getOp().equals("VarHandleOp") ? 1 : 0;
       String input0 = n.getInputCount() == 0 ? "" : n.getInput(0).replaceFirst(":\\d+$", "");
       String cat = category(n.getOp(), n.getName(), opOf.get(input0));
       boolean step = !cat.equals(INPUT) && !cat.equals(SUMMARIES);
@@ -163,7 +179,7 @@ public final class XlaClusterReport {
       }
     }
     return new GraphReport(target, g.getNodeCount(), clustered, clusters, out, refOps, stepNodes,
-        stepClustered);
+        stepClustered, handles);
   }
 
   private static final Set<String> REF_VARIABLE_OPS = Set.of("VariableV2", "Variable", "Assign",
