@@ -76,10 +76,8 @@ public final class ResourceSavedModel {
       for (ResourceVariables.Variable<?> v : variables.all()) {
         VariableDef.Builder d = VariableDef.newBuilder().setVariableName(v.name() + ":0")
             .setSnapshotName(v.snapshot().asOutput().op().name() + ":0")
+            .setInitializerName(v.initializer().op().name())
             .setIsResource(true).setTrainable(v.trainable());
-        if (v.initializer() != null) {
-          d.setInitializerName(v.initializer().op().name());
-        }
         all.getBytesListBuilder().addValue(d.build().toByteString());
         if (v.trainable()) {
           trainable.getBytesListBuilder().addValue(d.build().toByteString());

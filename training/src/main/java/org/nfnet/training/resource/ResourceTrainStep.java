@@ -260,6 +260,15 @@ public final class ResourceTrainStep implements AutoCloseable {
     return step;
   }
 
+  /** The step's loss (label-smoothed cross-entropy of this batch, before the update). */
+  public Operand<TFloat32> loss() {
+    return loss;
+  }
+
+  public Operand<TFloat32> top1() {
+    return top1;
+  }
+
   @Override
   public void close() {
     session.close();

@@ -64,7 +64,7 @@ public final class StepVariables {
     if (withEma) {
       for (ParameterSpec p : specs) {
         String name = EMA_SCOPE + "/" + p.tfName();
-        // No initializer: set from the parameters by syncEma() after init or loading.
+        // Zeros until syncEma() copies the parameters (after init or loading).
         ema.put(p.haikuKey(), variables.create(scopes.named(name), name, Shape.of(p.shape()),
             TFloat32.class, null, false));
       }
@@ -96,7 +96,7 @@ public final class StepVariables {
     return variables;
   }
 
-  /** Initial parameters, zero momentum, step 0 (EMA: run {@link #syncEma} afterwards). */
+  /** Initial parameters, zero momentum, step 0, zero EMA (run {@link #syncEma} afterwards). */
   public Op initializer(Ops tf) {
     return variables.initializer(tf);
   }

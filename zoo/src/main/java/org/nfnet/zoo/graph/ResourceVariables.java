@@ -34,7 +34,8 @@ public final class ResourceVariables {
    * @param name op name of the handle (= {@code shared_name} = checkpoint key)
    * @param handle the {@code VarHandleOp} output (dtype resource)
    * @param snapshot a {@code ReadVariableOp} created with the variable (its SavedModel snapshot)
-   * @param initializer the {@code AssignVariableOp} of the initial value, or null
+   * @param initializer the {@code AssignVariableOp} of the initial value (zeros if none was
+   *     given: a SavedModel's {@code VariableDef} needs one)
    * @param trainable whether it is a model parameter (listed as trainable in a SavedModel)
    */
   public record Variable<T extends TType>(String name, Class<T> type, Shape shape,
@@ -56,7 +57,8 @@ public final class ResourceVariables {
    * Creates variable {@code fullName} (e.g. {@code optimizer/momentum/NFNet/stem/conv0/w}).
    *
    * @param named ops whose next op gets the name {@code fullName} (see {@link NameScopes#named})
-   * @param initialValue built by the caller in its own scope, or null (restored or assigned later)
+   * @param initialValue built by the caller in its own scope, or null for zeros (a variable that
+   *     is restored or assigned before use)
    */
   public <T extends TType> Variable<T> create(Ops named, String fullName, Shape shape,
       Class<T> type, Operand<T> initialValue, boolean trainable) {
@@ -71,8 +73,9 @@ public final class ResourceVariables {
     String leaf = fullName.substring(fullName.lastIndexOf('/') + 1);
     Ops scope = named.withName(leaf + "_snapshot");
     Operand<T> snapshot = scope.readVariableOp(h, type);
-    Op init = initialValue == null ? null
-        : named.withName(leaf + "_init").assignVariableOp(h, initialValue);
+    Operand<T> value = initialValue != null ? initialValue
+        : named.withName(leaf + "_zeros").zeros(named.constant(shape.asArray()), type);
+    Op init = named.withName(leaf + "_init").assignVariableOp(h, value);
     Variable<T> v = new Variable<>(fullName, type, shape, h, snapshot, init, trainable);
     variables.put(fullName, v);
     return v;
@@ -91,14 +94,10 @@ public final class ResourceVariables {
     return v;
   }
 
-  /** One op running the initializer of every variable that has one. */
+  /** One op running the initializer of every variable. */
   public Op initializer(Ops named) {
     List<Op> inits = new ArrayList<>();
-    variables.values().forEach(v -> {
-      if (v.initializer() != null) {
-        inits.add(v.initializer());
-      }
-    });
+    variables.values().forEach(v -> inits.add(v.initializer()));
     return named.withControlDependencies(inits).noOp();
   }
 }
