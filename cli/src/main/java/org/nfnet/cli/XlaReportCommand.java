@@ -1,8 +1,6 @@
 package org.nfnet.cli;
 
-import java.io.PrintStream;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -55,19 +53,8 @@ final class XlaReportCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    PrintWriter w = spec.commandLine().getOut();
+    PrintWriter out = spec.commandLine().getOut();
     Path d = dump != null ? dump : Files.createTempDirectory("nfnet-xla-report");
-    PrintStream out = new PrintStream(new java.io.OutputStream() {
-      @Override
-      public void write(int b) {
-        w.write(b);
-      }
-
-      @Override
-      public void flush() {
-        w.flush();
-      }
-    }, true, StandardCharsets.UTF_8);
     XlaProbe.Options o = new XlaProbe.Options(variant, res, batch, steps, input, benchRounds);
     for (String g : graphs) {
       XlaProbe.run(XlaProbe.Kind.of(g), o, d, out, nodes);

@@ -1,7 +1,7 @@
 package org.nfnet.training.xla;
 
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -225,7 +225,7 @@ public final class XlaClusterReport {
   }
 
   /** The summary line, cluster sizes and the table: op outside clusters, count, part of, reason. */
-  public static void print(PrintStream out, GraphReport r, boolean nodes) {
+  public static void print(PrintWriter out, GraphReport r, boolean nodes) {
     out.printf(Locale.ROOT, "%s%n", r.summary());
     out.printf(Locale.ROOT, "  graph of Session.run target %s: %d nodes, %d clustered (%.1f%%);"
             + " step (all but input pipeline and summaries): %d nodes, %d clustered%n",

@@ -1,7 +1,7 @@
 package org.nfnet.training.xla;
 
 import java.io.IOException;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -89,7 +89,7 @@ public final class XlaProbe {
   private XlaProbe() {}
 
   /** Runs {@code kind} in a child JVM, dumps into {@code dump/<kind>}, analyses and prints. */
-  public static Result run(Kind kind, Options o, Path dump, PrintStream out, boolean nodes)
+  public static Result run(Kind kind, Options o, Path dump, PrintWriter out, boolean nodes)
       throws IOException, InterruptedException {
     NFNetConfig.resolve(o.variant()); // a bad variant fails here, with its own message
     Path dir = dump.resolve(kind.id).toAbsolutePath();
@@ -113,6 +113,7 @@ public final class XlaProbe {
     pb.environment().putAll(env);
     out.printf(Locale.ROOT, "== %s: %s at %d px, batch %d, %d steps, input %s%n", kind.id,
         o.variant(), o.res(), o.batch(), o.steps(), o.input());
+    out.flush();
     Process p = pb.start();
     List<String> lines = new ArrayList<>();
     try (var r = p.inputReader(StandardCharsets.UTF_8)) {
@@ -120,6 +121,7 @@ public final class XlaProbe {
       while ((l = r.readLine()) != null) {
         lines.add(l);
         out.println("  " + l);
+        out.flush();
       }
     }
     int rc = p.waitFor();

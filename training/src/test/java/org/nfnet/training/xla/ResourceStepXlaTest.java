@@ -19,8 +19,8 @@ class ResourceStepXlaTest {
   @Test
   void wholeStepIsOneClusterWithTheSameLosses(@TempDir Path dump) throws Exception {
     XlaProbe.Result r = XlaProbe.run(XlaProbe.Kind.TRAIN_RESOURCE,
-        new XlaProbe.Options("../variants/t0.json", 32, 4, 5, "synthetic", 0), dump, System.out,
-        false);
+        new XlaProbe.Options("../variants/t0.json", 32, 4, 5, "synthetic", 0), dump,
+        new java.io.PrintWriter(System.out, true), false);
     XlaClusterReport.GraphReport g = r.report();
     assertEquals(1, g.clusterSizes().size(), g.summary());
     assertEquals(1, r.compiledClusters(), "XLA compiled the cluster");
