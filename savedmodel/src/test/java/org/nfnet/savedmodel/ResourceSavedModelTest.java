@@ -116,5 +116,23 @@ class ResourceSavedModelTest {
         assertArrayEquals(logits, bytes(res.get("logits").get()));
       }
     }
+    // The reader side: variables/ restores into a live graph of the same variables.
+    try (Graph g = new Graph(); Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      ResourceVariables vars = new ResourceVariables();
+      new NFNet(t0).build(tf, tf.zeros(tf.constant(new long[] {1, 32, 32, 3}), TFloat32.class),
+          new ResourceParameters(vars, null), ForwardOptions.inference());
+      ResourceSaver saver = ResourceSaver.build(g, vars);
+      s.runner().addTarget(vars.initializer(tf.withName("zeros"))).run();
+      saver.restore(s, ResourceSavedModel.variablesPrefix(dir).toString());
+      var run = s.runner();
+      vars.all().forEach(v -> run.fetch(v.snapshot()));
+      try (Result res = run.run()) {
+        int i = 0;
+        for (var e : values.entrySet()) {
+          assertArrayEquals(e.getValue(), bytes(res.get(i++)), e.getKey());
+        }
+      }
+    }
   }
 }

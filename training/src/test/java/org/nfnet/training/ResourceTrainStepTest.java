@@ -19,7 +19,6 @@ import org.nfnet.converters.HaikuParams;
 import org.nfnet.converters.WeightFileReader;
 import org.nfnet.training.resource.ResourceTrainStep;
 import org.nfnet.zoo.NFNetConfig;
-import org.nfnet.zoo.ParameterSpec;
 import org.nfnet.zoo.graph.ResourceVariables;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
@@ -142,9 +141,5 @@ class ResourceTrainStepTest {
     }
     // The losses moved: the step trains (and masks/LR depend on the restored step).
     assertTrue(!straight.get(0).equals(straight.get(2)), straight.toString());
-  }
-
-  static TFloat32 tensor(ParameterSpec spec, float[] v) {
-    return TFloat32.tensorOf(Shape.of(spec.shape()), DataBuffers.of(v, true, false));
   }
 }
