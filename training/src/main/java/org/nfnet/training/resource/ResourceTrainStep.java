@@ -260,6 +260,19 @@ public final class ResourceTrainStep implements AutoCloseable {
     return step;
   }
 
+  /**
+   * Loss and top-1 of the step as tensors whose fetch also runs the update (each an
+   * {@code Identity} with a control dependency on {@link #stepOp()}): the outputs of an exported
+   * {@code train_step} signature. Call before the first run.
+   */
+  public Map<String, Operand<?>> trainStepOutputs() {
+    Ops t = Ops.create(graph).withSubScope("train_step").withControlDependencies(List.of(step));
+    Map<String, Operand<?>> out = new LinkedHashMap<>();
+    out.put("loss", t.withName("loss").identity(loss));
+    out.put("top1", t.withName("top1").identity(top1));
+    return out;
+  }
+
   /** The step's loss (label-smoothed cross-entropy of this batch, before the update). */
   public Operand<TFloat32> loss() {
     return loss;
