@@ -59,6 +59,8 @@ final class XlaReportCommand implements Callable<Integer> {
     for (String g : graphs) {
       XlaProbe.run(XlaProbe.Kind.of(g), o, d, out, nodes);
     }
+    out.println("graph dumps, HLO modules and TF logs: " + d.toAbsolutePath()
+        + (dump == null ? " (a temporary directory; delete it when done)" : ""));
     out.flush();
     return 0;
   }
