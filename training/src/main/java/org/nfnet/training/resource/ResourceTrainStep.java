@@ -139,9 +139,11 @@ public final class ResourceTrainStep implements AutoCloseable {
         updates.add(e.train.resourceApplyGradientDescent(avg.handle(), oneMinusD, diff));
       }
     }
+    // step <- read + 1 rather than AssignAddVariableOp: the data edge from the step's read lets
+    // XLA take the increment into the cluster (a lone AssignAdd stays outside).
     Ops done = tf.withSubScope("train").withControlDependencies(updates);
-    step = done.withName("step").assignAddVariableOp(state.globalStep().handle(),
-        done.constant(1L));
+    step = done.withName("step").assignVariableOp(state.globalStep().handle(),
+        done.math.add(stepRead, done.constant(1L)));
 
     // Host-value loaders, created up front (ops added after the first run re-prepare the graph).
     Ops ld = tf.withSubScope("load");
