@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
     version = "nfnet 0.1.0 (TensorFlow Java 1.1.0)",
     description = "NFNets (Normalizer-Free Networks) for TensorFlow Java.",
     subcommands = {DemoCommand.class, InfoCommand.class, InspectCommand.class, ConvertCommand.class, PullCommand.class, TrainCommand.class, PlotCommand.class, BenchCommand.class, LogitsCommand.class,
-        PredictCommand.class, ServeCommand.class})
+        PredictCommand.class, ServeCommand.class, XlaReportCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -22,9 +22,12 @@ import org.tensorflow.types.TInt64;
  *     eval-mode forward). Otherwise activations that follow a matrix product are built in the op
  *     pattern TF's remapper fuses into that product ({@link Activations#geluTanhFusible}), which
  *     pays off only when nothing else reads the intermediate values, as gradients do.
+ * @param hashMasks draw the masks from an integer hash of (seed, element) instead of TF's
+ *     Philox kernel: identical with and without XLA and compiled into an XLA cluster (XLA's
+ *     random ops differ from TF's kernels; see {@link StochasticDepth})
  */
 public record ForwardOptions(boolean training, Operand<TInt64> seed, boolean stochasticDepth,
-    boolean dropout, boolean fusedStandardization, boolean differentiated) {
+    boolean dropout, boolean fusedStandardization, boolean differentiated, boolean hashMasks) {
 
   public ForwardOptions {
     if (training && (stochasticDepth || dropout)) {
@@ -34,22 +37,30 @@ public record ForwardOptions(boolean training, Operand<TInt64> seed, boolean sto
 
   /** Eval-mode forward: no stochastic depth, no dropout (what DeepMind's is_training=False does). */
   public static ForwardOptions inference() {
-    return new ForwardOptions(false, null, false, false, false, false);
+    return new ForwardOptions(false, null, false, false, false, false, false);
   }
 
   /** Training-mode forward with both regularisers. */
   public static ForwardOptions training(Operand<TInt64> seed) {
-    return new ForwardOptions(true, seed, true, true, false, true);
+    return new ForwardOptions(true, seed, true, true, false, true, false);
   }
 
   /** The same options with kernels standardized by the fused CPU path or not. */
   public ForwardOptions withFusedStandardization(boolean fused) {
-    return new ForwardOptions(training, seed, stochasticDepth, dropout, fused, differentiated);
+    return new ForwardOptions(training, seed, stochasticDepth, dropout, fused, differentiated,
+        hashMasks);
   }
 
   /** The same options for a graph that will (or will not) be differentiated. */
   public ForwardOptions differentiated(boolean d) {
-    return new ForwardOptions(training, seed, stochasticDepth, dropout, fusedStandardization, d);
+    return new ForwardOptions(training, seed, stochasticDepth, dropout, fusedStandardization, d,
+        hashMasks);
+  }
+
+  /** The same options with hashed (XLA-portable) or Philox masks. */
+  public ForwardOptions withHashMasks(boolean hash) {
+    return new ForwardOptions(training, seed, stochasticDepth, dropout, fusedStandardization,
+        differentiated, hash);
   }
 
   boolean useStochasticDepth() {

@@ -65,7 +65,8 @@ final class NFBlock {
         tf.math.mul(skipGain, tf.constant((float) (2.0 * ctx.config.alpha()))));
     if (ctx.options.useStochasticDepth() && b.stochDepthRate() > 0 && b.stochDepthRate() < 1) {
       scale = StochasticDepth.apply(tf, scale, b.stochDepthRate(),
-          StochasticDepth.subSeed(tf, ctx.options.seed(), b.index() + 1L));
+          StochasticDepth.subSeed(tf, ctx.options.seed(), b.index() + 1L),
+          ctx.options.hashMasks());
     }
     out = tf.math.mul(out, scale);
     return tf.math.add(out, shortcut);

@@ -72,7 +72,7 @@ public final class NFNet {
     Operand<TFloat32> head = pooled;
     if (options.useDropout() && config.dropRate() > 0) {
       head = StochasticDepth.dropout(root, pooled, config.dropRate(),
-          StochasticDepth.subSeed(root, options.seed(), 0L));
+          StochasticDepth.subSeed(root, options.seed(), 0L), options.hashMasks());
     }
     Operand<TFloat32> logits = Linear.apply(ctx, NFNetStructure.classifierModule(), head,
         config.finalChannels(), config.numClasses(), ParameterInit.CLASSIFIER_NORMAL);

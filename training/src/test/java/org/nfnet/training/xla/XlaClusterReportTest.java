@@ -1,9 +1,8 @@
-package org.nfnet.training;
+package org.nfnet.training.xla;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.google.protobuf.ByteString;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -39,6 +38,7 @@ class XlaClusterReportTest {
         .addNode(node("input/IteratorGetNext", "IteratorGetNext", null))
         .addNode(node("summaries/Const_4", "Const", null))
         .addNode(node("ema_update/Mul", "Mul", "cluster_2"))
+        .addNode(node("ema/NFNet/conv/w", "VarHandleOp", null))
         .build();
     List<String> log = List.of(
         "I compilability_check_util.cc:74] Found uncompilable node NFNet/conv/w (op VariableV2):"
@@ -49,17 +49,26 @@ class XlaClusterReportTest {
         "I mark_for_compilation_pass.cc:1] Rejecting summaries/Const_4: Const op with type"
             + " DT_STRING is not supported by XLA.");
     Map<String, String> reasons = XlaClusterReport.reasons(log);
-    XlaClusterReport.GraphReport r = XlaClusterReport.analyse(g, Path.of("x.pbtxt"), reasons);
+    XlaClusterReport.GraphReport r = XlaClusterReport.analyse(g, "train/step", reasons);
 
-    assertEquals(10, r.nodes());
+    assertEquals(11, r.nodes());
     assertEquals(3, r.clustered());
     assertEquals(Map.of("cluster_1", 2, "cluster_2", 1), r.clusterSizes());
-    assertEquals(7, r.unclustered().size());
+    assertEquals(8, r.unclustered().size());
+    // VariableV2, its Identity read and the Assign.
+    assertEquals(3, r.refVariableOps());
+    // The step leaves out the input pipeline and the summaries: 11 - 2 nodes, 3 clustered.
+    assertEquals(9, r.stepNodes());
+    assertEquals(1, r.varHandles());
+    assertEquals(100.0 * 3 / 9, r.stepCoverage(), 1e-9);
+    assertEquals(100.0 * 3 / 8, r.computeCoverage(), 1e-9);
+    assertEquals("clusters: 2, nodes in clusters: 33.3%, ref-variable ops: 3 (37.5% of the nodes"
+        + " other than the 1 VarHandleOps, which XLA takes as cluster arguments)", r.summary());
     Map<String, XlaClusterReport.Unclustered> byName = new java.util.HashMap<>();
     r.unclustered().forEach(u -> byName.put(u.name(), u));
     assertEquals("no XLA_CPU_JIT kernel for this op and these attributes",
         byName.get("NFNet/conv/w").reason());
-    assertEquals("ref-variable state (VariableV2 / Assign* / in-place Apply* updates)", byName.get("NFNet/conv/w").category());
+    assertEquals("ref-variable state (VariableV2 / Assign* / in-place Apply*)", byName.get("NFNet/conv/w").category());
     assertEquals("ref-variable read", byName.get("NFNet/conv/w/read").category());
     assertEquals("forwards a ref-typed input (\"Identity with unsafe cast\")",
         byName.get("NFNet/conv/w/read").reason());
