@@ -1,5 +1,8 @@
 package org.nfnet.cli;
 
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -26,27 +29,52 @@ public final class Main implements Runnable {
     }
     CommandLine cl = new CommandLine(new Main());
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-      // Bad input (unknown variant, malformed file, ...) is reported as one clear line, not a trace.
+      PrintWriter err = cmd.getErr();
       if (isBadInput(ex)) {
-        cmd.getErr().println("error: " + ex.getMessage());
+        // Bad input (unknown variant, malformed file, ...) is one clear line, not a trace.
+        err.println("error: " + ex.getMessage());
         if (System.getenv("NFNET_DEBUG") != null) {
-          ex.printStackTrace(cmd.getErr());
+          ex.printStackTrace(err);
         }
+        err.flush();
         return 2;
       }
-      throw ex;
+      reportInternalError(ex, err);
+      return 1;
     });
     return cl.execute(args);
   }
 
-  /** Failures caused by the user's input or environment, reported without a stack trace. */
+  /**
+   * Failures caused by the user's input or environment, reported without a stack trace: the CLI's
+   * {@link UserException}, the libraries' argument/file errors ({@link IllegalArgumentException},
+   * {@code WeightFileException}) and file-system errors. Everything else is a bug (or an
+   * unexpected TensorFlow failure) and keeps its trace.
+   */
   static boolean isBadInput(Throwable ex) {
-    return ex instanceof IllegalArgumentException
-        || ex instanceof IllegalStateException
+    return ex instanceof UserException
+        || ex instanceof IllegalArgumentException
         || ex instanceof java.io.IOException
         || ex instanceof java.io.UncheckedIOException
-        || ex instanceof org.nfnet.converters.WeightFileException
-        || ex instanceof org.tensorflow.exceptions.TensorFlowException;
+        || ex instanceof org.nfnet.converters.WeightFileException;
+  }
+
+  /** Writes the trace to a file in the temp directory and says where (the console stays short). */
+  static void reportInternalError(Throwable ex, PrintWriter err) {
+    err.println("internal error: " + ex);
+    try {
+      Path f = Files.createTempFile("nfnet-error-", ".txt");
+      try (PrintWriter w = new PrintWriter(Files.newBufferedWriter(f))) {
+        ex.printStackTrace(w);
+      }
+      err.println("stack trace written to " + f + " (please include it when reporting the problem)");
+    } catch (java.io.IOException | RuntimeException e) {
+      ex.printStackTrace(err);
+    }
+    if (System.getenv("NFNET_DEBUG") != null) {
+      ex.printStackTrace(err);
+    }
+    err.flush();
   }
 
   @Override
