@@ -3,6 +3,7 @@ package org.nfnet.cli;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.Locale;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -42,7 +43,10 @@ final class ConsoleProgress implements TrainingListener, AutoCloseable {
   public void onStart(TrainStep step, long startStep) {
     lastLine = System.nanoTime();
     if (bar) {
+      out.flush();
+      // On stdout with the rest of the output (the launcher filters stderr line by line).
       progress = new ProgressBarBuilder().setTaskName("train").setInitialMax(total)
+          .setConsumer(new ConsoleProgressBarConsumer(System.out))
           .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500)
           .startsFrom(startStep, Duration.ZERO).build();
     }

@@ -165,7 +165,7 @@ final class TrainingRun {
       o.printf("model    %s, %,d parameters, %d classes, train %dpx / eval %dpx%s%n", model.name(),
           NFNetStructure.parameterCount(model), model.numClasses(), trainRes, evalRes,
           s.bf16() ? ", bf16 convolutions" : "");
-      o.printf(Locale.ROOT, "recipe   %d steps x batch %d, lr %.3g x %d/256 (warm-up %d steps = %.2f epochs%s, "
+      o.printf(Locale.ROOT, "recipe   %d steps x batch %d, lr %.3g x %d/256 (warm-up %d steps = %.3g epochs%s, "
               + "cosine to step %d), AGC %s, wd %.1g, label smoothing 0.1, EMA %.4g, augment %s%n", steps,
           s.batch(), s.lr(), s.batch(), base.warmupSteps(), base.warmupSteps() / stepsPerEpoch,
           base.warmupSteps() < Math.round(s.warmupEpochs() * stepsPerEpoch) ? ", capped at half the run" : "",

@@ -193,7 +193,8 @@ public final class Trainer {
           l.onCheckpoint(last.get(), at);
         }
         if (chief && cfg.evalEvery() > 0 && at % cfg.evalEvery() == 0 && step.hasEval()) {
-          TrainStep.EvalMetrics em = step.evaluate(evalBatches(cfg, step));
+          TrainStep.EvalMetrics em = step.evaluate(at >= cfg.steps() ? finalBatches(cfg, step)
+              : evalBatches(cfg, step));
           evals.add(em);
           l.onEval(em);
         }
@@ -206,8 +207,7 @@ public final class Trainer {
       }
       if (chief && status == Status.COMPLETED && step.hasEval()
           && (evals.isEmpty() || evals.get(evals.size() - 1).step() != at)) {
-        TrainStep.EvalMetrics em = step.evaluate(finalEvalBatches < 0 ? step.evalBatches()
-            : finalEvalBatches > 0 ? finalEvalBatches : evalBatches(cfg, step));
+        TrainStep.EvalMetrics em = step.evaluate(finalBatches(cfg, step));
         evals.add(em);
         l.onEval(em);
       }
@@ -216,6 +216,11 @@ public final class Trainer {
     }
     step.flushSummaries();
     return new Result(status, at, last, message, history, evals);
+  }
+
+  private int finalBatches(TrainingConfig cfg, TrainStep step) {
+    return finalEvalBatches < 0 ? step.evalBatches()
+        : finalEvalBatches > 0 ? finalEvalBatches : evalBatches(cfg, step);
   }
 
   private static int evalBatches(TrainingConfig cfg, TrainStep step) {
