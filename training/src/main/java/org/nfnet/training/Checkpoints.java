@@ -53,7 +53,12 @@ public final class Checkpoints {
       Files.createDirectories(dir);
       Path tmp = dir.resolve(TMP_PREFIX + step + "-" + System.nanoTime());
       Files.createDirectories(tmp);
-      trainStep.session().save(tmp.resolve(VARIABLES).toString());
+      try {
+        trainStep.session().save(tmp.resolve(VARIABLES).toString());
+      } catch (RuntimeException e) {
+        deleteRecursively(tmp);
+        throw new IOException(writeFailure(e), e);
+      }
       pauseForCrashTest();
       ObjectNode meta = new ObjectMapper().createObjectNode();
       meta.put("step", step);
@@ -83,8 +88,22 @@ public final class Checkpoints {
       prune();
       return target;
     } catch (IOException e) {
-      throw new UncheckedIOException("saving checkpoint at step " + step + " in " + dir, e);
+      throw new UncheckedIOException("saving checkpoint at step " + step + " in " + dir + ": "
+          + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The reason of a failed TF save, without TF's generic hints (a full disk is reported by TF as
+   * a resource-exhausted error whose hint is about GPU memory, which would mislead).
+   */
+  static String writeFailure(RuntimeException e) {
+    String m = String.valueOf(e.getMessage());
+    if (m.toLowerCase(java.util.Locale.ROOT).contains("no space left on device")) {
+      return "no space left on device (free space, then continue with --resume)";
+    }
+    return m.lines().filter(l -> !l.isBlank() && !l.trim().startsWith("Hint:"))
+        .collect(java.util.stream.Collectors.joining(" "));
   }
 
   /** Restores every variable of the step's graph from {@code checkpoint}. */
