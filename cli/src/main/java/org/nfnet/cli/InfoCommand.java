@@ -51,7 +51,7 @@ final class InfoCommand implements Callable<Integer> {
     if (Files.isDirectory(here)) {
       return here;
     }
-    String home = System.getenv("NFNET_HOME");
+    String home = System.getProperty("nfnet.home"); // set by the launcher
     Path there = home == null ? null : Path.of(home, "variants");
     return there != null && Files.isDirectory(there) ? there : null;
   }

@@ -27,6 +27,11 @@ public final class Main implements Runnable {
       // Library INFO logs (e.g. which dataset files were picked) duplicate what commands print.
       java.util.logging.Logger.getLogger("").setLevel(java.util.logging.Level.WARNING);
     }
+    return commandLine().execute(args);
+  }
+
+  /** The command line with the CLI's error handling (tests set its output writers). */
+  static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Main());
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       PrintWriter err = cmd.getErr();
@@ -42,7 +47,7 @@ public final class Main implements Runnable {
       reportInternalError(ex, err);
       return 1;
     });
-    return cl.execute(args);
+    return cl;
   }
 
   /**
@@ -53,7 +58,10 @@ public final class Main implements Runnable {
    */
   static boolean isBadInput(Throwable ex) {
     return ex instanceof UserException
-        || ex instanceof IllegalArgumentException
+        // TF's own InvalidArgument error is an IllegalArgumentException too, but from inside a
+        // graph it means a bug here, not a bad option.
+        || (ex instanceof IllegalArgumentException
+            && !ex.getClass().getPackageName().equals("org.tensorflow.exceptions"))
         || ex instanceof java.io.IOException
         || ex instanceof java.io.UncheckedIOException
         || ex instanceof org.nfnet.converters.WeightFileException;

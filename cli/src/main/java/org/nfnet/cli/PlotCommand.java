@@ -18,6 +18,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "plot", mixinStandardHelpOptions = true,
     description = "Overlay the curves of several run directories (metrics.csv, evals.csv) in one PNG.")
 final class PlotCommand implements Callable<Integer> {
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
   @Parameters(arity = "1..*", paramLabel = "RUN_DIR[=LABEL]", description = "Run directories.")
   List<String> runs;
 
@@ -67,7 +69,8 @@ final class PlotCommand implements Callable<Integer> {
     String f = abs.toString();
     BitmapEncoder.saveBitmap(chart, f.endsWith(".png") ? f.substring(0, f.length() - 4) : f,
         BitmapEncoder.BitmapFormat.PNG);
-    System.out.println("wrote " + abs);
+    spec.commandLine().getOut().println("wrote " + abs);
+    spec.commandLine().getOut().flush();
     return 0;
   }
 }
