@@ -188,6 +188,11 @@ final class TrainingRun {
       if (plan != null) {
         plan.skipped().forEach(k -> o.printf("warning: skipping damaged checkpoint %s%n", k));
         o.println(plan.line());
+        if (plan.step() > base.warmupSteps() && schedule.valueAt(plan.step()) <= 0.01 * base.maxVal()) {
+          o.printf(Locale.ROOT, "warning: the learning rate had decayed to %.3g by step %d; the schedule "
+              + "continues from there, so the added steps barely train (for a new schedule start a new run, "
+              + "e.g. --finetune the export)%n", schedule.valueAt(plan.step()), plan.step());
+        }
       }
       o.flush();
       Trainer.Result r;
