@@ -37,10 +37,17 @@ final class RunDirectory {
 
   private final Path dir;
   private final boolean createdDir;
+  /** Outputs that existed before this start (never removed by {@link #abandon}). */
+  private final java.util.Set<String> preexisting = new java.util.HashSet<>();
 
   private RunDirectory(Path dir, boolean createdDir) {
     this.dir = dir;
     this.createdDir = createdDir;
+    for (String name : OUTPUTS) {
+      if (Files.exists(dir.resolve(name), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        preexisting.add(name);
+      }
+    }
   }
 
   Path dir() {
@@ -72,6 +79,14 @@ final class RunDirectory {
    * rewritten to the copy) as run.json.
    */
   static RunDirectory create(Path dir, ObjectNode settings, long steps) throws IOException {
+    for (String sub : List.of("tensorboard", "checkpoints")) {
+      if (Files.exists(dir.resolve(sub)) && !Files.isDirectory(dir.resolve(sub))) {
+        throw new UserException(dir.resolve(sub) + " exists and is not a directory; choose another --out");
+      }
+    }
+    if (Files.exists(dir) && !Files.isWritable(dir)) {
+      throw new UserException("--out " + dir + ": not writable");
+    }
     boolean created = !Files.exists(dir);
     Files.createDirectories(dir);
     RunDirectory run = new RunDirectory(dir, created);
@@ -159,12 +174,15 @@ final class RunDirectory {
 
   /**
    * Undoes a fresh start that failed before writing a checkpoint: removes the outputs it created
-   * (and the directory itself if this start created it and it is now empty).
+   * (and the directory itself if this start created it and it is now empty); files that were
+   * there before are left alone.
    */
   void abandon() {
     try {
       for (String name : OUTPUTS) {
-        deleteRecursively(dir.resolve(name));
+        if (!preexisting.contains(name)) {
+          deleteRecursively(dir.resolve(name));
+        }
       }
       if (createdDir) {
         try (Stream<Path> s = Files.list(dir)) {

@@ -74,7 +74,8 @@ public final class ReleaseChecksums {
     if (!actual.equals(expected.get())) {
       throw new WeightFileException(file, "md5 " + actual + " does not match DeepMind's release file "
           + file.getFileName() + " (expected " + expected.get() + "); the download is corrupt or "
-          + "incomplete. Disable checksum verification to read it anyway.");
+          + "incomplete. Disable checksum verification to read it anyway (nfnet: --no-verify; "
+          + "Java: ReadOptions.withoutChecksum()).");
     }
   }
 }

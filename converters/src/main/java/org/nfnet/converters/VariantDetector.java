@@ -55,7 +55,9 @@ public final class VariantDetector {
       }
     }
     throw new WeightFileException(params.file(), "the weights match no named NFNet variant ("
-        + String.join(", ", Variants.names()) + "); closest is " + best.describe());
+        + String.join(", ", Variants.names()) + "); closest is " + best.describe()
+        + ". For a custom architecture, describe it in a variant file and pass --variant FILE.json "
+        + "(see variants/).");
   }
 
   static Distance distance(String variant, List<ParameterSpec> expected, HaikuParams params) {
