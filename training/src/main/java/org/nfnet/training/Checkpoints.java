@@ -102,7 +102,7 @@ public final class Checkpoints {
     if (m.toLowerCase(java.util.Locale.ROOT).contains("no space left on device")) {
       return "no space left on device (free space, then continue with --resume)";
     }
-    return m.lines().filter(l -> !l.isBlank() && !l.trim().startsWith("Hint:"))
+    return m.lines().map(String::strip).filter(l -> !l.isEmpty() && !l.startsWith("Hint:"))
         .collect(java.util.stream.Collectors.joining(" "));
   }
 
