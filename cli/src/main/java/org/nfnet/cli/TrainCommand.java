@@ -240,7 +240,8 @@ final class TrainCommand implements Callable<Integer> {
     if (dir == null) {
       throw new UserException("--out RUN_DIR is required");
     }
-    if (resume == null && Files.exists(dir.resolve(RunDirectory.RUN_JSON))) {
+    boolean chief = cluster == null || taskIndex == null || taskIndex == 0;
+    if (resume == null && chief && Files.exists(dir.resolve(RunDirectory.RUN_JSON))) {
       throw new UserException(dir + " already holds a run; use --resume " + dir
           + " to continue it or choose another --out");
     }
