@@ -35,11 +35,13 @@ final class MetricsLog implements TrainingListener, AutoCloseable {
 
   @Override
   public void onStart(TrainStep step, long startStep) {
+    Path file = dir.resolve(STEPS_FILE);
     try {
-      steps = open(dir.resolve(STEPS_FILE), STEPS_HEADER, startStep);
-      evals = open(dir.resolve(EVALS_FILE), EVALS_HEADER, startStep + 1);
+      steps = open(file, STEPS_HEADER, startStep);
+      file = dir.resolve(EVALS_FILE);
+      evals = open(file, EVALS_HEADER, startStep + 1);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot write metrics in " + dir + ": " + e.getMessage(), e);
+      throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
     }
   }
 
