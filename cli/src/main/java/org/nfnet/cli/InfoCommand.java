@@ -39,7 +39,7 @@ final class InfoCommand implements Callable<Integer> {
   boolean blocks;
 
   private static void summary(PrintWriter out, String name, NFNetConfig c) {
-    out.printf("%-5s %,14d %10s %10.2f %9s%n", name, NFNetStructure.parameterCount(c),
+    out.printf("%-10s %,14d %10s %10.2f %9s%n", name, NFNetStructure.parameterCount(c),
         c.trainImsize() + "/" + c.testImsize(),
         NFNetStructure.macs(c, c.testImsize(), c.testImsize()) / 1e9,
         java.util.Arrays.toString(c.depth()).replace(" ", ""));
@@ -60,7 +60,7 @@ final class InfoCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     if (all) {
-      out.printf("%-5s %14s %10s %10s %9s%n", "name", "params", "train/test", "GMACs@test", "depth");
+      out.printf("%-10s %14s %10s %10s %9s%n", "name", "params", "train/test", "GMACs@test", "depth");
       for (NFNetConfig c : Variants.all().values()) {
         summary(out, c.name(), c);
       }
@@ -72,7 +72,7 @@ final class InfoCommand implements Callable<Integer> {
             try {
               summary(out, dir.relativize(f).toString(), VariantJson.load(f));
             } catch (IllegalArgumentException e) {
-              out.printf("%-5s invalid: %s%n", f.getFileName(), e.getMessage());
+              out.printf("%-10s invalid: %s%n", f.getFileName(), e.getMessage());
             }
           }
         } catch (java.io.IOException e) {
