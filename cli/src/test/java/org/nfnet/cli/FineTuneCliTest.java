@@ -39,6 +39,53 @@ class FineTuneCliTest {
     assertFalse(Files.exists(out), "no half run");
   }
 
+  /** Writes {@code params} as a Haiku-keyed numpy .npz (float32), with a NaN in the first array. */
+  private static void npzWithNaN(org.nfnet.converters.HaikuParams params, Path out) throws Exception {
+    try (var zip = new java.util.zip.ZipOutputStream(Files.newOutputStream(out))) {
+      boolean first = true;
+      for (org.nfnet.converters.ParamArray a : params.arrays()) {
+        float[] v = a.toFloatArray();
+        if (first) {
+          v[0] = Float.NaN;
+          first = false;
+        }
+        StringBuilder shape = new StringBuilder("(");
+        for (long d : a.shape()) {
+          shape.append(d).append(a.shape().length == 1 ? "," : ", ");
+        }
+        String dict = "{'descr': '<f4', 'fortran_order': False, 'shape': "
+            + shape.toString().replaceAll(", $", "") + "), }";
+        int total = 10 + dict.length() + 1;
+        String header = dict + " ".repeat((64 - total % 64) % 64) + "\n";
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(10 + header.length() + 4 * v.length)
+            .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.put((byte) 0x93).put("NUMPY".getBytes(java.nio.charset.StandardCharsets.US_ASCII))
+            .put((byte) 1).put((byte) 0).putShort((short) header.length())
+            .put(header.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        for (float f : v) {
+          b.putFloat(f);
+        }
+        zip.putNextEntry(new java.util.zip.ZipEntry(a.haikuKey() + ".npy"));
+        zip.write(b.array());
+        zip.closeEntry();
+      }
+    }
+  }
+
+  @Test
+  void nonFiniteWeightsAreRefusedAsConvertRefusesThem() throws Exception {
+    Path bad = tmp.resolve("t0_nan.npz");
+    try (var hp = org.nfnet.converters.WeightFileReader.read(t0Weights())) {
+      npzWithNaN(hp, bad);
+    }
+    Path out = tmp.resolve("nan-run");
+    Cli.Run r = Cli.run("train", "--variant", t0Variant(), "--data", "fashion-mnist-subset",
+        "--res", "32", "--steps", "2", "--finetune", bad.toString(), "--out", out.toString());
+    assertEquals(2, r.code(), r.all());
+    assertTrue(r.err().contains("contains 1 NaN and 0 infinite value(s)"), r.err());
+    assertFalse(Files.exists(out), "no half run");
+  }
+
   @Test
   void headerSaysWhatIsLoadedReinitialisedAndFrozen() {
     Path out = tmp.resolve("ft");
