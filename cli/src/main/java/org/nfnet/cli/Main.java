@@ -12,6 +12,10 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "nfnet 0.1.0 (TensorFlow Java 1.1.0)",
     description = "NFNets (Normalizer-Free Networks) for TensorFlow Java.",
+    footer = {"", "The ./nfnet launcher silences TensorFlow's native log lines; --verbose (anywhere on the "
+        + "command line) or NFNET_VERBOSE=1 keeps them.",
+        "Exit codes: 0 success, 1 failure (some predict input, a diverged run, an internal error), "
+        + "2 bad option/input, 130/143 interrupted."},
     subcommands = {DemoCommand.class, InfoCommand.class, InspectCommand.class, ConvertCommand.class, TrainCommand.class, PlotCommand.class, BenchCommand.class, LogitsCommand.class,
         PredictCommand.class, ServeCommand.class})
 public final class Main implements Runnable {

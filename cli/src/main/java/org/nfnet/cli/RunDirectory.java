@@ -133,7 +133,7 @@ final class RunDirectory {
         total = schedule.get(i).path("steps").asLong();
       }
     }
-    if (schedule.size() > 0 && target != total) {
+    if (target != total) {
       out.add(new StretchedSchedule.Stretch(step, target));
     }
     return out;
