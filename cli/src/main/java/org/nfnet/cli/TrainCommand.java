@@ -53,10 +53,10 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--batch", description = "Batch size (default 64).")
   Integer batch;
 
-  @Option(names = "--steps", description = "Training steps.")
+  @Option(names = "--steps", description = "Training steps (with --resume: the run's new total).")
   Long steps;
 
-  @Option(names = "--epochs", description = "Training epochs (alternative to --steps).")
+  @Option(names = "--epochs", description = "Training epochs (alternative to --steps; with --resume: the new total).")
   Double epochs;
 
   @Option(names = "--out", description = "Run directory: checkpoints/, tensorboard/, curves.png, savedmodel/.")
