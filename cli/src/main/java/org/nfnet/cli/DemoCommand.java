@@ -62,7 +62,7 @@ final class DemoCommand implements Callable<Integer> {
     TrainCommand.Settings s = new TrainCommand.Settings(variant.toString(), data, 64, steps, null,
         out, false, 0.4, 0.02, 2e-5, 0.2, 0.999, null, "none", true, false, false, null,
         (int) Math.max(1, steps / 5), 0, 500, null, -1, 0L, true, true);
-    TrainCommand.Result r = TrainCommand.run(s, o);
+    TrainingRun.Result r = TrainingRun.run(s, o);
     if (r.status() != Trainer.Status.COMPLETED || r.export() == null) {
       o.println("demo: training did not complete; see above");
       return 1;

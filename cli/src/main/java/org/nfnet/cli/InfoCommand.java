@@ -1,11 +1,14 @@
 package org.nfnet.cli;
 
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.nfnet.zoo.BlockSpec;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
+import org.nfnet.zoo.VariantJson;
 import org.nfnet.zoo.Variants;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -28,22 +31,53 @@ final class InfoCommand implements Callable<Integer> {
   @Option(names = "--num-classes", description = "Classifier size (default: the variant's, 1000).")
   Integer numClasses;
 
-  @Option(names = "--all", description = "One summary line for every named variant.")
+  @Option(names = "--all", description = "One summary line for every named variant and every "
+      + "variant file in variants/.")
   boolean all;
 
   @Option(names = "--blocks", description = "Also list every block.")
   boolean blocks;
 
+  private static void summary(PrintWriter out, String name, NFNetConfig c) {
+    out.printf("%-10s %,14d %10s %10.2f %9s%n", name, NFNetStructure.parameterCount(c),
+        c.trainImsize() + "/" + c.testImsize(),
+        NFNetStructure.macs(c, c.testImsize(), c.testImsize()) / 1e9,
+        java.util.Arrays.toString(c.depth()).replace(" ", ""));
+  }
+
+  /** variants/ of the working directory, else of the installation the launcher runs from. */
+  static Path variantsDir() {
+    Path here = Path.of("variants");
+    if (Files.isDirectory(here)) {
+      return here;
+    }
+    String home = System.getProperty("nfnet.home"); // set by the launcher
+    Path there = home == null ? null : Path.of(home, "variants");
+    return there != null && Files.isDirectory(there) ? there : null;
+  }
+
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     if (all) {
-      out.printf("%-5s %14s %10s %10s %9s%n", "name", "params", "train/test", "GMACs@test", "depth");
+      out.printf("%-10s %14s %10s %10s %9s%n", "name", "params", "train/test", "GMACs@test", "depth");
       for (NFNetConfig c : Variants.all().values()) {
-        out.printf("%-5s %,14d %10s %10.2f %9s%n", c.name(), NFNetStructure.parameterCount(c),
-            c.trainImsize() + "/" + c.testImsize(),
-            NFNetStructure.macs(c, c.testImsize(), c.testImsize()) / 1e9,
-            java.util.Arrays.toString(c.depth()).replace(" ", ""));
+        summary(out, c.name(), c);
+      }
+      Path dir = variantsDir();
+      if (dir != null) {
+        out.printf("variant files in %s (use as --variant FILE.json):%n", dir);
+        try (var files = Files.list(dir)) {
+          for (Path f : files.filter(p -> p.toString().endsWith(".json")).sorted().toList()) {
+            try {
+              summary(out, dir.relativize(f).toString(), VariantJson.load(f));
+            } catch (IllegalArgumentException e) {
+              out.printf("%-10s invalid: %s%n", f.getFileName(), e.getMessage());
+            }
+          }
+        } catch (java.io.IOException e) {
+          out.printf("cannot list %s: %s%n", dir, e.getMessage());
+        }
       }
       return 0;
     }

@@ -15,8 +15,9 @@ import org.nfnet.training.TrainingListener;
 /**
  * Appends every step's and every evaluation's metrics to {@code metrics.csv} / {@code evals.csv}
  * in the run directory, so curves survive a resume and several runs can be plotted together
- * ({@code nfnet plot}). On resume, rows at or after the resumed step are dropped first: they
- * belong to steps that are about to be recomputed.
+ * ({@code nfnet plot}). On resume, step rows at or after the resumed step are dropped first (those
+ * steps are about to be recomputed); evaluations up to and including the resumed step are kept
+ * (they evaluated weights the checkpoint holds), so {@code evals.csv} spans every session.
  */
 final class MetricsLog implements TrainingListener, AutoCloseable {
   static final String STEPS_FILE = "metrics.csv";
@@ -34,11 +35,13 @@ final class MetricsLog implements TrainingListener, AutoCloseable {
 
   @Override
   public void onStart(TrainStep step, long startStep) {
+    Path file = dir.resolve(STEPS_FILE);
     try {
-      steps = open(dir.resolve(STEPS_FILE), STEPS_HEADER, startStep);
-      evals = open(dir.resolve(EVALS_FILE), EVALS_HEADER, startStep);
+      steps = open(file, STEPS_HEADER, startStep);
+      file = dir.resolve(EVALS_FILE);
+      evals = open(file, EVALS_HEADER, startStep + 1);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot write metrics in " + dir + ": " + e.getMessage(), e);
+      throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
     }
   }
 
@@ -58,6 +61,26 @@ final class MetricsLog implements TrainingListener, AutoCloseable {
     Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
         java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     return Files.newBufferedWriter(file, StandardOpenOption.APPEND);
+  }
+
+  /** The numeric rows of one of the CSV files (empty if it does not exist). */
+  static List<double[]> read(Path csv) throws IOException {
+    List<double[]> rows = new ArrayList<>();
+    if (!Files.exists(csv)) {
+      return rows;
+    }
+    for (String line : Files.readAllLines(csv)) {
+      if (line.isEmpty() || !Character.isDigit(line.charAt(0))) {
+        continue;
+      }
+      String[] p = line.split(",");
+      double[] r = new double[p.length];
+      for (int i = 0; i < p.length; i++) {
+        r[i] = Double.parseDouble(p[i]);
+      }
+      rows.add(r);
+    }
+    return rows;
   }
 
   @Override

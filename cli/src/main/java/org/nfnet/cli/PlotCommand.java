@@ -2,7 +2,6 @@ package org.nfnet.cli;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.knowm.xchart.BitmapEncoder;
@@ -19,6 +18,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "plot", mixinStandardHelpOptions = true,
     description = "Overlay the curves of several run directories (metrics.csv, evals.csv) in one PNG.")
 final class PlotCommand implements Callable<Integer> {
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
   @Parameters(arity = "1..*", paramLabel = "RUN_DIR[=LABEL]", description = "Run directories.")
   List<String> runs;
 
@@ -37,11 +38,17 @@ final class PlotCommand implements Callable<Integer> {
     for (String spec : runs) {
       int eq = spec.indexOf('=');
       Path dir = Path.of(eq < 0 ? spec : spec.substring(0, eq));
-      String label = eq < 0 ? dir.getFileName().toString() : spec.substring(eq + 1);
-      List<double[]> steps = read(dir.resolve(MetricsLog.STEPS_FILE));
+      if (!Files.isDirectory(dir)) {
+        throw new UserException("no such run directory: " + dir);
+      }
+      if (!Files.isRegularFile(dir.resolve(MetricsLog.STEPS_FILE))) {
+        throw new UserException(dir + " has no " + MetricsLog.STEPS_FILE + " (not a training run directory)");
+      }
+      String label = eq < 0 ? dir.toAbsolutePath().normalize().getFileName().toString() : spec.substring(eq + 1);
+      List<double[]> steps = MetricsLog.read(dir.resolve(MetricsLog.STEPS_FILE));
       if (!steps.isEmpty()) {
         double[] x = steps.stream().mapToDouble(r -> r[0]).toArray();
-        double[] loss = org.nfnet.training.CurvePlot.smooth(steps.stream().mapToDouble(r -> r[1]).toArray());
+        double[] loss = CurvePlot.smooth(steps.stream().mapToDouble(r -> r[1]).toArray());
         // Clip non-finite or huge losses so a diverged run does not flatten the others.
         for (int i = 0; i < loss.length; i++) {
           loss[i] = Double.isFinite(loss[i]) ? Math.min(loss[i], 10) : 10;
@@ -49,7 +56,7 @@ final class PlotCommand implements Callable<Integer> {
         XYSeries l = chart.addSeries(label + ": train loss", x, loss);
         l.setMarker(SeriesMarkers.NONE);
       }
-      List<double[]> evals = read(dir.resolve(MetricsLog.EVALS_FILE));
+      List<double[]> evals = MetricsLog.read(dir.resolve(MetricsLog.EVALS_FILE));
       if (!evals.isEmpty()) {
         XYSeries e = chart.addSeries(label + ": eval top-1",
             evals.stream().mapToDouble(r -> r[0]).toArray(),
@@ -62,26 +69,8 @@ final class PlotCommand implements Callable<Integer> {
     String f = abs.toString();
     BitmapEncoder.saveBitmap(chart, f.endsWith(".png") ? f.substring(0, f.length() - 4) : f,
         BitmapEncoder.BitmapFormat.PNG);
-    System.out.println("wrote " + abs);
+    spec.commandLine().getOut().println("wrote " + abs);
+    spec.commandLine().getOut().flush();
     return 0;
-  }
-
-  private static List<double[]> read(Path csv) throws java.io.IOException {
-    List<double[]> rows = new ArrayList<>();
-    if (!Files.exists(csv)) {
-      return rows;
-    }
-    for (String line : Files.readAllLines(csv)) {
-      if (line.isEmpty() || !Character.isDigit(line.charAt(0))) {
-        continue;
-      }
-      String[] p = line.split(",");
-      double[] r = new double[p.length];
-      for (int i = 0; i < p.length; i++) {
-        r[i] = Double.parseDouble(p[i]);
-      }
-      rows.add(r);
-    }
-    return rows;
   }
 }

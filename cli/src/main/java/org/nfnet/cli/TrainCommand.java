@@ -12,8 +12,9 @@ import java.util.concurrent.Callable;
 import org.nfnet.savedmodel.NFNetExporter;
 import org.nfnet.training.DatasetInput;
 import org.nfnet.training.FineTuning;
-import org.nfnet.training.ModelExport;
+import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.OptimizerConfig;
+import org.nfnet.training.StretchedSchedule;
 import org.nfnet.training.TrainStep;
 import org.nfnet.training.Trainer;
 import org.nfnet.training.TrainingConfig;
@@ -32,8 +33,11 @@ import picocli.CommandLine.Model.CommandSpec;
 /**
  * {@code nfnet train}: SGD + Nesterov + AGC with DeepMind's recipe on Fashion-MNIST or an image
  * folder; checkpoints, TensorBoard logs, curves, and an exported SavedModel of the EMA weights.
- * The command line of a run is saved in {@code RUN_DIR/run.json}, so {@code --resume RUN_DIR}
- * continues it with the same settings.
+ * The command line of a run is saved in {@code RUN_DIR/run.json} (see {@link RunDirectory}), so
+ * {@code --resume RUN_DIR} continues it with the same settings from any working directory.
+ * Everything that can be checked (options, variant, data, fine-tuning weights, a resume's
+ * checkpoint) is checked before the run directory is written; a start that fails before its first
+ * checkpoint removes what it wrote.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
     description = "Train or fine-tune an NFNet (SGD + AGC, DeepMind's recipe).")
@@ -49,16 +53,18 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--batch", description = "Batch size (default 64).")
   Integer batch;
 
-  @Option(names = "--steps", description = "Training steps.")
+  @Option(names = "--steps", description = "Training steps (with --resume: the run's new total).")
   Long steps;
 
-  @Option(names = "--epochs", description = "Training epochs (alternative to --steps).")
+  @Option(names = "--epochs", description = "Training epochs (alternative to --steps; with --resume: the new total).")
   Double epochs;
 
   @Option(names = "--out", description = "Run directory: checkpoints/, tensorboard/, curves.png, savedmodel/.")
   Path out;
 
-  @Option(names = "--resume", description = "Continue the run in this directory with its saved settings.")
+  @Option(names = "--resume", description = "Continue the run in this directory with its saved settings (from its "
+      + "newest intact checkpoint). --steps/--epochs then give the run's new total length (the cosine schedule "
+      + "is stretched to it from the current step); options that change the recipe are refused.")
   Path resume;
 
   @Option(names = "--lr", description = "Base learning rate per 256 images (default 0.1; scaled by batch/256).")
@@ -95,10 +101,12 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--device", description = "Device for the step, e.g. /device:GPU:0 (default: TF's placement).")
   String device;
 
-  @Option(names = "--eval-every", description = "Steps between evaluations (default: 10 per run).")
+  @Option(names = "--eval-every", description = "Steps between evaluations (default: a tenth of the run).")
   Integer evalEvery;
 
-  @Option(names = "--eval-batches", description = "Batches per evaluation (default 0 = the whole eval split).")
+  @Option(names = "--eval-batches", description = "Batches per evaluation. Default: scaled to the run - each periodic "
+      + "evaluation reads at most as many eval images as were trained on since the previous one, and the final "
+      + "evaluation reads the whole eval split.")
   Integer evalBatches;
 
   @Option(names = "--checkpoint-every", description = "Steps between checkpoints (default 500).")
@@ -113,8 +121,12 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--seed", description = "Seed (default 0).")
   Long seed;
 
-  @Option(names = "--no-progress", description = "Print a line per evaluation instead of a progress bar.")
+  @Option(names = "--no-progress", description = "Print only a line per evaluation (no progress bar or step lines).")
   Boolean noProgress;
+
+  @Option(names = "--progress-seconds", defaultValue = "30", description = "When stdout is not a terminal: "
+      + "seconds between plain progress lines (default ${DEFAULT-VALUE}).")
+  double progressSeconds;
 
   @Option(names = "--no-export", description = "Skip the SavedModel export at the end.")
   Boolean noExport;
@@ -136,23 +148,30 @@ final class TrainCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter o = spec.commandLine().getOut();
-    Settings s = settings();
+    if (!(progressSeconds > 0)) {
+      throw new UserException("--progress-seconds must be > 0, got " + progressSeconds);
+    }
+    ObjectNode changed = resume == null ? null : JSON.createObjectNode();
+    Settings s = settings(changed);
     ClusterSpec c = cluster == null ? null
         : ClusterSpec.parse(cluster, taskIndex == null ? 0 : taskIndex);
     if (c == null && taskIndex != null) {
-      throw new IllegalArgumentException("--task-index needs --cluster");
+      throw new UserException("--task-index needs --cluster");
     }
-    Result r;
+    if (devices != null && devices < 1) {
+      throw new UserException("--devices must be at least 1, got " + devices);
+    }
+    TrainingRun.Result r;
     try {
-      r = run(s, o, c, devices == null ? 1 : devices);
+      r = TrainingRun.run(s, o, c, devices == null ? 1 : devices,
+          new TrainingRun.Session(changed, steps != null || epochs != null, progressSeconds));
     } catch (PeerFailureException e) {
       spec.commandLine().getErr().println("error: " + e.getMessage());
       spec.commandLine().getErr().println("restart every task with --resume " + s.out()
           + " (and the same --cluster) to continue from the last checkpoint");
       return 3;
     }
-    return r.status == Trainer.Status.COMPLETED || r.status == Trainer.Status.INTERRUPTED ? 
-        (r.status == Trainer.Status.COMPLETED ? 0 : 130) : 1;
+    return r.status() == Trainer.Status.COMPLETED ? 0 : r.status() == Trainer.Status.INTERRUPTED ? 130 : 1;
   }
 
   /** Every setting of a run, saved to run.json so that --resume can restore it. */
@@ -162,44 +181,86 @@ final class TrainCommand implements Callable<Integer> {
       String device, Integer evalEvery, int evalBatches, int checkpointEvery, Path finetune,
       int freezeStages, long seed, boolean progress, boolean export) {}
 
-  record Result(Trainer.Status status, Trainer.Result trainer, Path export, TrainingData data) {}
+  /** The recipe: options that a resume may not change (run.json key -> option). */
+  private Map<String, Object[]> recipe() {
+    Map<String, Object[]> m = new LinkedHashMap<>();
+    m.put("variant", new Object[] {"--variant", variant});
+    m.put("data", new Object[] {"--data", data});
+    m.put("batch", new Object[] {"--batch", batch});
+    m.put("lr", new Object[] {"--lr", lr});
+    m.put("clipping", new Object[] {"--clipping", clipping});
+    m.put("weightDecay", new Object[] {"--weight-decay", weightDecay});
+    m.put("warmupEpochs", new Object[] {"--warmup-epochs", warmupEpochs});
+    m.put("emaDecay", new Object[] {"--ema-decay", emaDecay});
+    m.put("res", new Object[] {"--res", res});
+    m.put("augment", new Object[] {"--augment", augment});
+    m.put("regularize", new Object[] {"--no-regularize", noRegularize == null ? null : !noRegularize});
+    m.put("bf16", new Object[] {"--bf16", bf16});
+    m.put("finetune", new Object[] {"--finetune", finetune});
+    m.put("freezeStages", new Object[] {"--freeze-stages", freezeStages});
+    m.put("seed", new Object[] {"--seed", seed});
+    return m;
+  }
 
-  private Settings settings() throws Exception {
+  private Settings settings(ObjectNode changed) {
     ObjectNode saved = null;
     if (resume != null) {
-      Path f = resume.resolve("run.json");
-      if (!Files.isRegularFile(f)) {
-        throw new IllegalArgumentException("--resume " + resume + ": no run.json (not a run directory)");
+      saved = RunDirectory.read(resume);
+      if (out != null && !out.toAbsolutePath().normalize().equals(resume.toAbsolutePath().normalize())) {
+        throw new UserException("--resume and --out name different directories");
       }
-      saved = (ObjectNode) JSON.readTree(f.toFile());
-      if (out != null && !out.equals(resume)) {
-        throw new IllegalArgumentException("--resume and --out name different directories");
+      for (Map.Entry<String, Object[]> e : recipe().entrySet()) {
+        Object given = e.getValue()[1];
+        com.fasterxml.jackson.databind.JsonNode was = saved.get(e.getKey());
+        if (given != null && (was == null || was.isNull() || !sameValue(given, was))) {
+          throw new UserException(e.getValue()[0] + " cannot change when resuming (the run's recipe "
+              + "is in " + resume.resolve(RunDirectory.RUN_JSON) + ": " + e.getKey() + " = " + was
+              + "); start a new run with --out to train with " + e.getValue()[0] + " " + given);
+        }
+      }
+      Object[][] session = {{"steps", steps}, {"epochs", epochs}, {"evalEvery", evalEvery},
+          {"evalBatches", evalBatches}, {"checkpointEvery", checkpointEvery}, {"xla", xla},
+          {"device", device}, {"progress", noProgress == null ? null : !noProgress},
+          {"export", noExport == null ? null : !noExport}};
+      for (Object[] kv : session) {
+        if (kv[1] != null) {
+          changed.set((String) kv[0], JSON.valueToTree(kv[1]));
+        }
       }
     }
     ObjectNode sv = saved;
     java.util.function.Function<String, com.fasterxml.jackson.databind.JsonNode> old =
         k -> sv == null || sv.get(k) == null || sv.get(k).isNull() ? null : sv.get(k);
-    String v = variant != null ? variant : old.apply("variant") != null ? old.apply("variant").asText() : null;
+    String v = variant != null ? variant : old.apply("variant") != null
+        ? RunDirectory.variant(resume, old.apply("variant").asText()) : null;
     if (v == null) {
-      throw new IllegalArgumentException("--variant is required (e.g. --variant variants/nano.json or F0)");
+      throw new UserException("--variant is required (e.g. --variant variants/nano.json or F0)");
     }
     Path dir = resume != null ? resume : out;
     if (dir == null) {
-      throw new IllegalArgumentException("--out RUN_DIR is required");
+      throw new UserException("--out RUN_DIR is required");
     }
-    if (resume == null && Files.isDirectory(dir.resolve("checkpoints"))) {
-      throw new IllegalArgumentException(dir + " already holds a run; use --resume " + dir
+    boolean chief = cluster == null || taskIndex == null || taskIndex == 0;
+    if (resume == null && chief && Files.exists(dir.resolve(RunDirectory.RUN_JSON))) {
+      throw new UserException(dir + " already holds a run; use --resume " + dir
           + " to continue it or choose another --out");
     }
-    Long st = steps != null ? steps : old.apply("steps") != null ? (Long) old.apply("steps").asLong() : null;
-    Double ep = steps != null ? null : epochs != null ? epochs
+    Long st = steps != null ? steps : epochs != null ? null
+        : old.apply("steps") != null ? (Long) old.apply("steps").asLong() : null;
+    Double ep = st != null ? null : epochs != null ? epochs
         : old.apply("epochs") != null ? (Double) old.apply("epochs").asDouble() : null;
     if (st == null && ep == null) {
-      throw new IllegalArgumentException("give --steps or --epochs");
+      throw new UserException("give --steps or --epochs");
     }
-    return new Settings(v,
-        pick(data, old.apply("data"), "fashion-mnist"),
-        pickInt(batch, old.apply("batch"), 64), st, ep, dir, resume != null,
+    if (freezeStages != null && finetune == null && freezeStages != -1) {
+      throw new UserException("--freeze-stages " + freezeStages + " needs --finetune (it freezes "
+          + "parts of the loaded weights)");
+    }
+    String d = pick(data, old.apply("data"), "fashion-mnist");
+    if (!d.startsWith("fashion-mnist") && resume == null) {
+      d = Path.of(d).toAbsolutePath().normalize().toString(); // resumable from any directory
+    }
+    return new Settings(v, d, pickInt(batch, old.apply("batch"), 64), st, ep, dir, resume != null,
         pickD(lr, old.apply("lr"), 0.1), pickD(clipping, old.apply("clipping"), 0.01),
         pickD(weightDecay, old.apply("weightDecay"), 2e-5),
         pickD(warmupEpochs, old.apply("warmupEpochs"), 5.0),
@@ -213,16 +274,20 @@ final class TrainCommand implements Callable<Integer> {
         evalEvery != null ? evalEvery : old.apply("evalEvery") != null ? (Integer) old.apply("evalEvery").asInt() : null,
         pickInt(evalBatches, old.apply("evalBatches"), 0),
         pickInt(checkpointEvery, old.apply("checkpointEvery"), 500),
-        finetune != null ? finetune : old.apply("finetune") != null ? toPath(old.apply("finetune").asText()) : null,
-        pickInt(freezeStages, old.apply("freezeStages"), -1),
+        finetune, pickInt(freezeStages, old.apply("freezeStages"), -1),
         seed != null ? seed : old.apply("seed") != null ? old.apply("seed").asLong() : 0L,
-        noProgress == null || !noProgress,
-        noExport == null || !noExport);
+        noProgress != null ? !noProgress : old.apply("progress") == null || old.apply("progress").asBoolean(),
+        noExport != null ? !noExport : old.apply("export") == null || old.apply("export").asBoolean());
   }
 
-  /** Jackson writes paths as file: URIs. */
-  private static Path toPath(String s) {
-    return s.startsWith("file:") ? Path.of(java.net.URI.create(s)) : Path.of(s);
+  private static boolean sameValue(Object given, com.fasterxml.jackson.databind.JsonNode saved) {
+    if (given instanceof Number n) {
+      return saved.isNumber() && n.doubleValue() == saved.asDouble();
+    }
+    if (given instanceof Boolean b) {
+      return saved.isBoolean() && b == saved.asBoolean();
+    }
+    return given.toString().equals(saved.asText());
   }
 
   private static String pick(String v, com.fasterxml.jackson.databind.JsonNode old, String def) {
@@ -237,153 +302,5 @@ final class TrainCommand implements Callable<Integer> {
     return v != null ? v : old != null ? old.asDouble() : def;
   }
 
-  /** Runs training as configured; shared with {@code nfnet demo}. */
-  static Result run(Settings s, PrintWriter o) throws Exception {
-    return run(s, o, null, 1);
-  }
 
-  /**
-   * As {@link #run(Settings, PrintWriter)}, data-parallel over the tasks of {@code cluster} (null:
-   * one process) and {@code devices} replicas in this process. Only the chief (task 0) writes
-   * run.json, metrics, checkpoints, TensorBoard logs, curves and the export.
-   */
-  static Result run(Settings s, PrintWriter o, ClusterSpec cluster, int devices) throws Exception {
-    boolean chief = cluster == null || cluster.isChief();
-    NFNetConfig model = NFNetConfig.resolve(s.variant());
-    int trainRes = s.res() != null ? s.res() : model.trainImsize();
-    int evalRes = s.res() != null ? s.res() : model.testImsize();
-    NFNetStructure.checkInputSize(model, trainRes, trainRes);
-    boolean folder = !s.data().startsWith("fashion-mnist");
-    String aug = s.augment() != null ? s.augment() : folder ? "deepmind" : "none";
-    Augment augment = switch (aug.toLowerCase(Locale.ROOT)) {
-      case "none" -> Augment.NONE;
-      case "deepmind" -> Augment.deepMind(model.raLevel() != null ? model.raLevel() : "405");
-      default -> throw new IllegalArgumentException("--augment must be none or deepmind, got '" + aug + "'");
-    };
-    TrainingData data = TrainingData.resolve(s.data(),
-        DataOptions.of(trainRes, evalRes).withAugment(augment));
-    if (model.numClasses() != data.train().numClasses()) {
-      model = model.withNumClasses(data.train().numClasses());
-    }
-    // With MixUp/CutMix each step consumes two examples per output example (as DeepMind).
-    long perStep = (long) s.batch() * (augment.any() && (augment.mixup() || augment.cutmix()) ? 2 : 1);
-    long steps = s.steps() != null ? s.steps()
-        : (long) Math.ceil(s.epochs() * data.train().size() / (double) perStep);
-    Files.createDirectories(s.out());
-    if (!s.resume() && chief) {
-      Path tmp = s.out().resolve("run.json.tmp");
-      JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), s);
-      Files.move(tmp, s.out().resolve("run.json"), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    }
-    OptimizerConfig opt = OptimizerConfig.deepMind().withClipping(s.clipping()).withWeightDecay(s.weightDecay());
-    int evalEvery = s.evalEvery() != null ? s.evalEvery() : (int) Math.max(1, steps / 10);
-    TrainingConfig cfg = TrainingConfig.defaults(model, steps, s.out()).with(b -> b
-        .baseLr(s.lr()).warmupEpochs(s.warmupEpochs())
-        .step(st -> st.optimizer(opt).emaDecay(s.emaDecay()).regularize(s.regularize())
-            .bf16(s.bf16()).xla(s.xla()).device(s.device()).seed(s.seed()))
-        .eval(data.test() != null ? evalEvery : 0, s.evalBatches())
-        .checkpointEvery(s.checkpointEvery()).resume(s.resume())
-        .progressBar(s.progress()).cluster(cluster).devices(devices));
-    if (cfg.dataParallel() && s.batch() % (devices * (cluster == null ? 1 : cluster.numTasks())) != 0) {
-      throw new IllegalArgumentException("--batch " + s.batch() + " (the global batch) must be divisible by "
-          + "the number of replicas (tasks x --devices)");
-    }
-    if (s.finetune() != null) {
-      cfg = cfg.with(b -> b.fineTune(new FineTuning(s.finetune(), true, s.freezeStages())));
-    }
-    o.printf("data     %s%n", data.description());
-    o.printf("model    %s, %,d parameters, %d classes, train %dpx / eval %dpx%s%n", model.name(),
-        NFNetStructure.parameterCount(model), model.numClasses(), trainRes, evalRes,
-        s.bf16() ? ", bf16 convolutions" : "");
-    o.printf("recipe   %d steps x batch %d, lr %.3g x %d/256 (warm-up %.1f epochs, cosine), AGC %s, "
-            + "wd %.1g, label smoothing 0.1, EMA %.4g, augment %s%n", steps, s.batch(), s.lr(), s.batch(),
-        s.warmupEpochs(), s.clipping() > 0 ? "lambda " + s.clipping() : "off", s.weightDecay(), s.emaDecay(), aug);
-    o.printf("run dir  %s%n", s.out().toAbsolutePath());
-    if (cfg.dataParallel()) {
-      int replicas = devices * (cluster == null ? 1 : cluster.numTasks());
-      o.printf("parallel %d replicas x batch %d (%s%d device(s) per process)%s%n", replicas,
-          s.batch() / replicas, cluster == null ? "" : cluster.numTasks() + " tasks, this is task "
-          + cluster.taskIndex() + ", ", devices, chief ? "" : "; task 0 writes the outputs");
-    }
-    o.flush();
-
-    final NFNetConfig finalModel = model;
-    final Path exportDir = s.out().resolve("savedmodel");
-    Path[] exported = new Path[1];
-    MetricsLog metrics = chief ? new MetricsLog(s.out()) : null;
-    TrainingListener listener = new TrainingListener() {
-      @Override
-      public void onStart(TrainStep step, long startStep) {
-        if (metrics != null) {
-          metrics.onStart(step, startStep);
-        }
-      }
-
-      @Override
-      public void onStep(TrainStep.StepMetrics m, double imagesPerSecond) {
-        if (metrics != null) {
-          metrics.onStep(m, imagesPerSecond);
-        }
-      }
-
-      @Override
-      public void onCheckpoint(Path checkpoint, long step) {
-        if (metrics != null) {
-          metrics.onCheckpoint(checkpoint, step);
-        }
-      }
-
-      @Override
-      public void onEval(TrainStep.EvalMetrics m) {
-        if (metrics != null) {
-          metrics.onEval(m);
-        }
-        if (!s.progress()) {
-          o.printf(Locale.ROOT, "step %6d  eval top-1 %.2f%%  top-5 %.2f%%  loss %.4f (%d images)%n",
-              m.step(), 100 * m.top1(), 100 * m.top5(), m.loss(), m.examples());
-          o.flush();
-        }
-      }
-
-      @Override
-      public void onFinish(TrainStep step, Trainer.Result result) {
-        if (metrics != null) {
-          metrics.close();
-        }
-        if (chief && s.export() && result.status() != Trainer.Status.DIVERGED) {
-          try {
-            Map<String, Object> card = new LinkedHashMap<>();
-            card.put("trained_on", data.description());
-            card.put("training_steps", result.step());
-            card.put("weights", "EMA (decay " + s.emaDecay() + ")");
-            NFNetExporter.Result r = ModelExport.export(step, finalModel, exportDir,
-                data.cropPadding(), data.classNames(), card);
-            exported[0] = r.dir();
-          } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("exporting the SavedModel: " + e.getMessage(), e);
-          }
-        }
-      }
-    };
-    Trainer.Result r = Trainer.train(cfg, new DatasetInput(data.train(), data.test(), s.batch(), s.seed()), listener);
-    o.println();
-    o.printf("%s at step %d: %s%n", r.status(), r.step(), r.message());
-    if (!r.evals().isEmpty()) {
-      TrainStep.EvalMetrics last = r.evals().get(r.evals().size() - 1);
-      o.printf(Locale.ROOT, "final eval (EMA weights): top-1 %.2f%%, top-5 %.2f%% on %d images%n",
-          100 * last.top1(), 100 * last.top5(), last.examples());
-    }
-    o.printf("TensorBoard: tensorboard --logdir %s%n", cfg.tensorboardDir().toAbsolutePath());
-    Path plot = s.out().resolve("curves.png");
-    if (Files.exists(plot)) {
-      o.printf("curves:      %s%n", plot.toAbsolutePath());
-    }
-    r.lastCheckpoint().ifPresent(p -> o.printf("checkpoint:  %s%n", p.toAbsolutePath()));
-    if (exported[0] != null) {
-      o.printf("SavedModel:  %s%n", exported[0].toAbsolutePath());
-    }
-    o.flush();
-    return new Result(r.status(), r, exported[0], data);
-  }
 }

@@ -27,7 +27,7 @@ record TrainingData(Dataset train, Dataset test, List<String> classNames, String
     }
     Path root = Path.of(data);
     if (!Files.isDirectory(root)) {
-      throw new IllegalArgumentException("--data " + data
+      throw new UserException("--data " + data
           + ": not 'fashion-mnist', 'fashion-mnist-subset' or an image folder");
     }
     Path trainDir = Files.isDirectory(root.resolve("train")) ? root.resolve("train") : root;
@@ -39,6 +39,7 @@ record TrainingData(Dataset train, Dataset test, List<String> classNames, String
       }
     }
     ImageFolder train = ImageFolder.open(trainDir, options);
+    checkClasses(train, trainDir);
     ImageFolder test = evalDir != null ? ImageFolder.open(evalDir, options) : null;
     if (test != null && !test.classNames().equals(train.classNames())) {
       throw new IllegalArgumentException(evalDir + " has classes " + test.classNames()
@@ -47,5 +48,24 @@ record TrainingData(Dataset train, Dataset test, List<String> classNames, String
     String desc = "image folder " + trainDir + " (" + train.size() + " images, "
         + train.numClasses() + " classes)" + (test != null ? ", eval " + evalDir : ", no eval split");
     return new TrainingData(train, test, train.classNames(), desc, 32);
+  }
+
+  /** A classifier needs two classes, each with images: an empty folder would be a dead output. */
+  private static void checkClasses(ImageFolder folder, Path dir) {
+    if (folder.numClasses() < 2) {
+      throw new UserException("--data " + dir + " has a single class folder (" + folder.classNames()
+          + "): a classifier needs at least 2 (one sub-folder of images per class)");
+    }
+    int[] counts = folder.classCounts();
+    List<String> empty = new java.util.ArrayList<>();
+    for (int c = 0; c < counts.length; c++) {
+      if (counts[c] == 0) {
+        empty.add(folder.classNames().get(c));
+      }
+    }
+    if (!empty.isEmpty()) {
+      throw new UserException("--data " + dir + ": class folder(s) " + empty + " have no usable "
+          + "images (JPEG/PNG/GIF/BMP); remove them or add images");
+    }
   }
 }

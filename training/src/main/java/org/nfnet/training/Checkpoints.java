@@ -59,13 +59,25 @@ public final class Checkpoints {
       Files.createDirectories(dir);
       Path tmp = dir.resolve(TMP_PREFIX + step + "-" + System.nanoTime());
       Files.createDirectories(tmp);
-      trainStep.session().save(tmp.resolve(VARIABLES).toString());
+      try {
+        trainStep.session().save(tmp.resolve(VARIABLES).toString());
+      } catch (RuntimeException e) {
+        deleteRecursively(tmp);
+        throw new IOException(writeFailure(e), e);
+      }
       beforePublish.run();
       ObjectNode meta = new ObjectMapper().createObjectNode();
       meta.put("step", step);
       meta.put("variant", trainStep.model().name());
       meta.put("num_classes", trainStep.model().numClasses());
       meta.put("saved_at_millis", System.currentTimeMillis());
+      // File sizes let a resume recognise a truncated or partly deleted checkpoint cheaply.
+      ObjectNode sizes = meta.putObject("files");
+      try (Stream<Path> files = Files.list(tmp)) {
+        for (Path f : files.sorted().toList()) {
+          sizes.put(f.getFileName().toString(), Files.size(f));
+        }
+      }
       Path metaFile = tmp.resolve(META);
       Files.write(metaFile, new ObjectMapper().writerWithDefaultPrettyPrinter()
           .writeValueAsBytes(meta));
@@ -82,13 +94,110 @@ public final class Checkpoints {
       prune();
       return target;
     } catch (IOException e) {
-      throw new UncheckedIOException("saving checkpoint at step " + step + " in " + dir, e);
+      throw new UncheckedIOException("saving checkpoint at step " + step + " in " + dir + ": "
+          + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The reason of a failed TF save, without TF's generic hints (a full disk is reported by TF as
+   * a resource-exhausted error whose hint is about GPU memory, which would mislead).
+   */
+  static String writeFailure(RuntimeException e) {
+    String m = String.valueOf(e.getMessage());
+    if (m.toLowerCase(java.util.Locale.ROOT).contains("no space left on device")) {
+      return "no space left on device (free space, then continue with --resume)";
+    }
+    return m.lines().map(String::strip).filter(l -> !l.isEmpty() && !l.startsWith("Hint:"))
+        .collect(java.util.stream.Collectors.joining(" "));
   }
 
   /** Restores every variable of the step's graph from {@code checkpoint}. */
   public static void restore(TrainStep trainStep, Path checkpoint) {
-    trainStep.session().restore(checkpoint.resolve(VARIABLES).toString());
+    try {
+      trainStep.session().restore(checkpoint.resolve(VARIABLES).toString());
+    } catch (RuntimeException e) {
+      throw new IllegalStateException("cannot restore checkpoint " + checkpoint + ": "
+          + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The checkpoint a resume starts from: the newest one whose files are all present with the
+   * sizes recorded when it was saved ({@code skipped} says why newer ones were passed over).
+   */
+  public record Selection(Optional<Path> checkpoint, List<String> skipped) {}
+
+  /** Picks the newest intact checkpoint; see {@link Selection}. */
+  public Selection newestIntact() {
+    List<Path> all = new ArrayList<>(candidates());
+    List<String> skipped = new ArrayList<>();
+    for (int i = all.size() - 1; i >= 0; i--) {
+      String problem = problem(all.get(i));
+      if (problem == null) {
+        return new Selection(Optional.of(all.get(i)), skipped);
+      }
+      skipped.add(all.get(i) + ": " + problem);
+    }
+    return new Selection(Optional.empty(), skipped);
+  }
+
+  /** Why {@code checkpoint} cannot be restored, or null if it looks complete. */
+  static String problem(Path checkpoint) {
+    Path metaFile = checkpoint.resolve(META);
+    if (!Files.isRegularFile(metaFile)) {
+      return "no " + META;
+    }
+    JsonNode n;
+    try {
+      n = new ObjectMapper().readTree(metaFile.toFile());
+    } catch (IOException e) {
+      return META + " unreadable (" + e.getMessage() + ")";
+    }
+    if (n == null || !n.path("step").canConvertToLong()) {
+      return META + " has no step";
+    }
+    try {
+      if (n.has("files")) {
+        for (var it = n.get("files").fields(); it.hasNext(); ) {
+          var e = it.next();
+          Path f = checkpoint.resolve(e.getKey());
+          if (!Files.isRegularFile(f)) {
+            return e.getKey() + " is missing";
+          }
+          if (Files.size(f) != e.getValue().asLong()) {
+            return e.getKey() + " has " + Files.size(f) + " bytes, " + e.getValue().asLong()
+                + " were saved (truncated)";
+          }
+        }
+        return null;
+      }
+      // Checkpoints written before sizes were recorded: the index and a data shard must exist.
+      if (!Files.isRegularFile(checkpoint.resolve(VARIABLES + ".index"))) {
+        return VARIABLES + ".index is missing";
+      }
+      try (Stream<Path> s = Files.list(checkpoint)) {
+        if (s.noneMatch(f -> f.getFileName().toString().startsWith(VARIABLES + ".data-"))) {
+          return "no " + VARIABLES + ".data-* file";
+        }
+      }
+      return null;
+    } catch (IOException e) {
+      return e.getMessage();
+    }
+  }
+
+  /** Checkpoint directories by name (complete or not), oldest first. */
+  private List<Path> candidates() {
+    if (!Files.isDirectory(dir)) {
+      return List.of();
+    }
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.filter(p -> p.getFileName().toString().startsWith(PREFIX))
+          .sorted(Comparator.comparing(p -> p.getFileName().toString())).toList();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /** Complete checkpoints, oldest first. */

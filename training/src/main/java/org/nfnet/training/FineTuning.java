@@ -1,6 +1,5 @@
 package org.nfnet.training;
 
-import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.function.Predicate;
@@ -11,15 +10,15 @@ import org.nfnet.zoo.ParameterNames;
 import org.nfnet.zoo.ParameterSpec;
 
 /**
- * Fine-tuning start point: parameters from a DeepMind release file (read by the converters'
- * reader), optionally a new classifier for the target classes (initialised N(0, 0.01) as the zoo's
+ * Fine-tuning start point: parameters from a {@link ParameterSource} (the CLI reads and validates a
+ * DeepMind release file with the converters), optionally a new classifier for the target classes (initialised N(0, 0.01) as the zoo's
  * CLASSIFIER_NORMAL, i.e. DeepMind's fc_init), optionally a frozen stem and first stages.
  *
- * @param weights release file ({@code .pkl} / {@code .npz})
+ * @param weights the start values (e.g. a release file's parameters)
  * @param replaceHead do not load the classifier ({@code NFNet/~/linear}); it starts from N(0,0.01)
  * @param freezeStages -1: nothing frozen; 0: the stem; k > 0: the stem and stages 0..k-1
  */
-public record FineTuning(Path weights, boolean replaceHead, int freezeStages) {
+public record FineTuning(ParameterSource weights, boolean replaceHead, int freezeStages) {
 
   /** Parameters excluded from the update. */
   public Predicate<ParameterSpec> frozen(NFNetConfig config) {

@@ -1,21 +1,14 @@
 package org.nfnet.training;
 
-import java.io.IOException;
-import java.nio.file.Files;
+import java.nio.FloatBuffer;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
-import org.nfnet.converters.HaikuParams;
-import org.nfnet.converters.WeightFileReader;
 import org.nfnet.training.distributed.DataParallel;
 import org.nfnet.training.distributed.PeerFailureException;
 import org.nfnet.training.distributed.WorkerServer;
@@ -26,12 +19,13 @@ import org.tensorflow.types.TFloat32;
 
 /**
  * The training loop: builds a {@link TrainStep}, initialises (from scratch, a release file for
- * fine-tuning, or the latest checkpoint with {@code resume}), runs the steps with a progress bar,
- * TensorBoard summaries, periodic EMA evaluation and checkpoints, and ends with a curve plot.
+ * fine-tuning, or the newest intact checkpoint with {@code resume}), runs the steps with
+ * TensorBoard summaries, periodic EMA evaluation and checkpoints. Progress display, plots and
+ * exports are the caller's, through {@link TrainingListener}.
  *
- * <p>Stopping: SIGINT/SIGTERM (a JVM shutdown hook) or {@link #requestStop()} make the loop save a
- * checkpoint after the current step and return {@link Status#INTERRUPTED}; the hook waits for that
- * save before letting the JVM exit. A non-finite loss stops with {@link Status#DIVERGED} and does
+ * <p>Stopping: {@link #requestStop()} (e.g. from the CLI's SIGINT/SIGTERM handler) makes the loop
+ * save a checkpoint after the current step and return {@link Status#INTERRUPTED}; the library
+ * installs no signal handler itself. A non-finite loss stops with {@link Status#DIVERGED} and does
  * <em>not</em> save, so the last good checkpoint stays the latest.
  *
  * <p>Data parallelism ({@link TrainingConfig#cluster()}, {@link TrainingConfig#devices()}): every
@@ -56,7 +50,26 @@ public final class Trainer {
       List<TrainStep.StepMetrics> history, List<TrainStep.EvalMetrics> evals) {}
 
   private final AtomicBoolean stop = new AtomicBoolean();
-  private static final long SHUTDOWN_WAIT_SECONDS = 120;
+  private LearningRateSchedule schedule;
+  private int finalEvalBatches;
+
+  /**
+   * Uses {@code s} instead of {@link TrainingConfig#schedule} (e.g. a {@link StretchedSchedule}
+   * when a resumed run's length changed). Returns this trainer.
+   */
+  public Trainer schedule(LearningRateSchedule s) {
+    this.schedule = s;
+    return this;
+  }
+
+  /**
+   * Batches of the evaluation at the end of the run (0, the default: as periodic evaluations, i.e.
+   * {@link TrainingConfig#evalBatches()}; negative: the whole eval split). Returns this trainer.
+   */
+  public Trainer finalEvalBatches(int n) {
+    this.finalEvalBatches = n;
+    return this;
+  }
 
   /** Asks a running loop to checkpoint and return after the current step. */
   public void requestStop() {
@@ -79,7 +92,7 @@ public final class Trainer {
     if (cfg.isChief()) {
       ckpts.cleanTemporaries(); // other tasks only read the chief's checkpoints
     }
-    Optional<Path> resumeFrom = cfg.resume() ? ckpts.latest() : Optional.empty();
+    Optional<Path> resumeFrom = cfg.resume() ? ckpts.newestIntact().checkpoint() : Optional.empty();
     long startStep = resumeFrom.map(p -> Checkpoints.meta(p).step()).orElse(0L);
     if (resumeFrom.isPresent()) {
       Checkpoints.Meta meta = Checkpoints.meta(resumeFrom.get());
@@ -89,21 +102,11 @@ public final class Trainer {
       }
     }
     StepConfig opts = cfg.step().with(b -> b
-        .schedule(cfg.schedule(input.size(), input.batchSize()))
+        .schedule(schedule != null ? schedule : cfg.schedule(input.size(), input.batchSize()))
         .frozen(cfg.fineTune() == null ? p -> false : cfg.fineTune().frozen(cfg.model()))
         .logDir(cfg.isChief() ? cfg.tensorboardDir() : null)
         .parallel(dataParallel(cfg)));
 
-    CountDownLatch finished = new CountDownLatch(1);
-    Thread hook = new Thread(() -> {
-      stop.set(true);
-      try {
-        finished.await(SHUTDOWN_WAIT_SECONDS, TimeUnit.SECONDS);
-      } catch (InterruptedException ignored) {
-        Thread.currentThread().interrupt();
-      }
-    }, "nfnet-trainer-shutdown");
-    Runtime.getRuntime().addShutdownHook(hook);
     try (TrainStep step = TrainStep.create(cfg.model(), input.startingAt(startStep), opts)) {
       if (resumeFrom.isPresent()) {
         Checkpoints.restore(step, resumeFrom.get());
@@ -119,13 +122,6 @@ public final class Trainer {
       Result result = loop(cfg, step, ckpts, resumeFrom, at, l);
       l.onFinish(step, result);
       return result;
-    } finally {
-      finished.countDown();
-      try {
-        Runtime.getRuntime().removeShutdownHook(hook);
-      } catch (IllegalStateException shuttingDown) {
-        // the hook is running: it is released by the latch above
-      }
     }
   }
 
@@ -159,10 +155,7 @@ public final class Trainer {
     String message = "";
     double ips = 0;
     boolean chief = cfg.isChief();
-    ProgressBar bar = cfg.progressBar() ? new ProgressBarBuilder().setTaskName("train")
-        .setInitialMax(cfg.steps()).setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500)
-        .startsFrom(at, Duration.ZERO).setMaxRenderedLength(160).build() : null;
-    try {
+    {
       long t0 = System.nanoTime();
       while (at < cfg.steps()) {
         if (stop.get()) {
@@ -192,26 +185,17 @@ public final class Trainer {
         history.add(m);
         at = m.step() + 1;
         l.onStep(m, ips);
-        if (bar != null) {
-          bar.stepTo(at);
-          bar.setExtraMessage(String.format(Locale.ROOT,
-              " %.0f img/s loss %.4f acc %.3f lr %.4g clip %.3f", ips, m.loss(), m.top1(),
-              m.learningRate(), m.clipFraction()));
-        }
         if (chief && cfg.checkpointEvery() > 0 && at % cfg.checkpointEvery() == 0) {
           last = Optional.of(ckpts.save(step, at));
           savedAt = at;
           l.onCheckpoint(last.get(), at);
         }
         if (chief && cfg.evalEvery() > 0 && at % cfg.evalEvery() == 0 && step.hasEval()) {
-          TrainStep.EvalMetrics em = step.evaluate(evalBatches(cfg, step));
+          TrainStep.EvalMetrics em = step.evaluate(at >= cfg.steps() ? finalBatches(cfg, step)
+              : evalBatches(cfg, step));
           evals.add(em);
           l.onEval(em);
         }
-      }
-    } finally {
-      if (bar != null) {
-        bar.close();
       }
     }
     if (status != Status.DIVERGED) {
@@ -221,49 +205,42 @@ public final class Trainer {
       }
       if (chief && status == Status.COMPLETED && step.hasEval()
           && (evals.isEmpty() || evals.get(evals.size() - 1).step() != at)) {
-        TrainStep.EvalMetrics em = step.evaluate(evalBatches(cfg, step));
+        TrainStep.EvalMetrics em = step.evaluate(finalBatches(cfg, step));
         evals.add(em);
         l.onEval(em);
       }
-      message = String.format(Locale.ROOT, "%s at step %d%s", status.name().toLowerCase(Locale.ROOT),
-          at, evals.isEmpty() ? "" : String.format(Locale.ROOT, ", eval top-1 %.4f top-5 %.4f",
+      message = String.format(Locale.ROOT, "step %d%s", at, evals.isEmpty() ? "" : String.format(Locale.ROOT, ", eval top-1 %.4f top-5 %.4f",
               evals.get(evals.size() - 1).top1(), evals.get(evals.size() - 1).top5()));
     }
     step.flushSummaries();
-    try {
-      if (chief && !history.isEmpty()) {
-        Files.createDirectories(cfg.outputDir());
-        CurvePlot.save(history, evals, cfg.model().name() + " training",
-            cfg.outputDir().resolve("curves.png"));
-      }
-    } catch (IOException | RuntimeException e) {
-      message += " (curve plot failed: " + e.getMessage() + ")";
-    }
     return new Result(status, at, last, message, history, evals);
+  }
+
+  private int finalBatches(TrainingConfig cfg, TrainStep step) {
+    return finalEvalBatches < 0 ? step.evalBatches()
+        : finalEvalBatches > 0 ? finalEvalBatches : evalBatches(cfg, step);
   }
 
   private static int evalBatches(TrainingConfig cfg, TrainStep step) {
     return cfg.evalBatches() > 0 ? cfg.evalBatches() : step.evalBatches();
   }
 
-  /** Loads release weights (all but a replaced head), then EMA := weights, fresh optimizer. */
+  /** Loads the start weights (all but a replaced head), then EMA := weights, fresh optimizer. */
   static void loadFineTuneWeights(TrainStep step, FineTuning ft) {
-    try (HaikuParams hp = WeightFileReader.read(ft.weights())) {
-      java.util.Set<String> keys = new java.util.HashSet<>();
-      step.parameters().entries().forEach(e -> {
-        if (ft.loads(e.spec())) {
-          if (hp.get(e.spec().haikuKey()) == null) {
-            throw new IllegalArgumentException(ft.weights() + " has no parameter "
-                + e.spec().haikuKey());
-          }
-          keys.add(e.spec().haikuKey());
-        }
-      });
-      step.loadParameters(spec -> TFloat32.tensorOf(Shape.of(spec.shape()),
-          DataBuffers.of(hp.get(spec.haikuKey()).toFloatBuffer())), keys);
-    } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
-    }
+    ParameterSource src = ft.weights();
+    Set<String> keys = new HashSet<>();
+    step.parameters().entries().forEach(e -> {
+      if (ft.loads(e.spec())) {
+        keys.add(e.spec().haikuKey());
+      }
+    });
+    step.loadParameters(spec -> {
+      FloatBuffer v = src.values(spec);
+      if (v == null) {
+        throw new IllegalArgumentException(src.description() + " has no parameter " + spec.haikuKey());
+      }
+      return TFloat32.tensorOf(Shape.of(spec.shape()), DataBuffers.of(v));
+    }, keys);
     step.syncEma();
     step.resetOptimizerState();
   }

@@ -26,7 +26,6 @@ import org.nfnet.zoo.NFNetConfig;
  * @param evalEvery steps between evaluations with the EMA weights (0: only at the end)
  * @param evalBatches batches per evaluation (0: the whole eval split)
  * @param resume continue from the latest checkpoint in {@code outputDir} if there is one
- * @param progressBar show a console progress bar
  * @param fineTune fine-tuning start point, or null to train from scratch
  * @param cluster data-parallel cluster this process is a task of ({@code --cluster --task-index}),
  *     or null; the global batch ({@link InputSource#batchSize()}) is split across the tasks, only
@@ -36,7 +35,7 @@ import org.nfnet.zoo.NFNetConfig;
  */
 public record TrainingConfig(NFNetConfig model, long steps, double baseLr, double warmupEpochs,
     StepConfig step, Path outputDir, int checkpointEvery, int keepCheckpoints, int logEvery,
-    int evalEvery, int evalBatches, boolean resume, boolean progressBar, FineTuning fineTune,
+    int evalEvery, int evalBatches, boolean resume, FineTuning fineTune,
     ClusterSpec cluster, int devices) {
 
   public static TrainingConfig defaults(NFNetConfig model, long steps, Path outputDir) {
@@ -89,7 +88,6 @@ public record TrainingConfig(NFNetConfig model, long steps, double baseLr, doubl
     private int evalEvery;
     private int evalBatches;
     private boolean resume;
-    private boolean progressBar = true;
     private FineTuning fineTune;
     private ClusterSpec cluster;
     private int devices = 1;
@@ -111,7 +109,6 @@ public record TrainingConfig(NFNetConfig model, long steps, double baseLr, doubl
       evalEvery = c.evalEvery;
       evalBatches = c.evalBatches;
       resume = c.resume;
-      progressBar = c.progressBar;
       fineTune = c.fineTune;
       cluster = c.cluster;
       devices = c.devices;
@@ -165,11 +162,6 @@ public record TrainingConfig(NFNetConfig model, long steps, double baseLr, doubl
       return this;
     }
 
-    public Builder progressBar(boolean v) {
-      progressBar = v;
-      return this;
-    }
-
     public Builder fineTune(FineTuning v) {
       fineTune = v;
       return this;
@@ -189,7 +181,7 @@ public record TrainingConfig(NFNetConfig model, long steps, double baseLr, doubl
 
     public TrainingConfig build() {
       return new TrainingConfig(model, steps, baseLr, warmupEpochs, step, outputDir,
-          checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume, progressBar,
+          checkpointEvery, keepCheckpoints, logEvery, evalEvery, evalBatches, resume,
           fineTune, cluster, devices);
     }
   }

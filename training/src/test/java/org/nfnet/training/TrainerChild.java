@@ -25,7 +25,19 @@ public final class TrainerChild {
     Path out = Path.of(args[0]);
     long steps = Long.parseLong(args[1]);
     int every = Integer.parseInt(args[2]);
-    Trainer.Result r = Trainer.train(TrainerTest.config(out, steps).with(b -> b.checkpointEvery(every)
+    // The library installs no signal handler: like the CLI, stop the loop on SIGTERM and let the
+    // JVM exit only once the trainer has saved.
+    Trainer trainer = new Trainer();
+    java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      trainer.requestStop();
+      try {
+        done.await(120, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }));
+    Trainer.Result r = trainer.run(TrainerTest.config(out, steps).with(b -> b.checkpointEvery(every)
         .resume(true)), TrainerTest.input(), new TrainingListener() {
           @Override
           public void onStep(TrainStep.StepMetrics m, double ips) {
@@ -34,5 +46,6 @@ public final class TrainerChild {
           }
         });
     System.out.println("RESULT " + r.status() + " " + r.step());
+    done.countDown();
   }
 }

@@ -34,7 +34,7 @@ class TrainerTest {
   }
 
   static TrainingConfig config(Path out, long steps) {
-    return TrainingConfig.defaults(model(), steps, out).with(b -> b.progressBar(false).baseLr(0.4)
+    return TrainingConfig.defaults(model(), steps, out).with(b -> b.baseLr(0.4)
         .checkpointEvery(0).eval(0, 1).logEvery(2));
   }
 
@@ -69,8 +69,7 @@ class TrainerTest {
     System.out.printf("resume: losses %s vs %s%n", full.history().subList(3, 6).stream()
         .map(TrainStep.StepMetrics::loss).toList(), rest.history().stream()
         .map(TrainStep.StepMetrics::loss).toList());
-    // Outputs: curve plot, TensorBoard event file, final eval on the EMA weights.
-    assertTrue(Files.size(dir.resolve("a/curves.png")) > 1000);
+    // Outputs: TensorBoard event file, final eval on the EMA weights (plots are the CLI's).
     try (Stream<Path> s = Files.list(dir.resolve("a/tensorboard"))) {
       assertTrue(s.anyMatch(p -> p.getFileName().toString().startsWith("events.out.tfevents")));
     }

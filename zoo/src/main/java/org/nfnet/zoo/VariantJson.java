@@ -25,6 +25,17 @@ public final class VariantJson {
   private static final Set<String> KNOWN = Set.of("width", "depth", "group_width", "expansion",
       "big_width", "train_imsize", "test_imsize", "drop_rate", "num_classes", "RA_level",
       "activation", "alpha", "se_ratio", "stochdepth_rate", "final_conv_mult", "name");
+  /**
+   * Sane bounds for hand-written variants, checked before anything is sized from them: generous
+   * around the released family (F7+: depths up to 48, widths up to 2048, 4.5e8 parameters,
+   * 416 px) so that a typo such as {@code depth [1000000, 1, 1, 1]} is refused with the field's
+   * name instead of exhausting memory while the structure is built.
+   */
+  static final int MAX_DEPTH = 256;
+  static final int MAX_WIDTH = 16384;
+  static final int MAX_IMSIZE = 4096;
+  static final int MAX_CLASSES = 1_000_000;
+  static final long MAX_PARAMETERS = 4_000_000_000L;
 
   private VariantJson() {}
 
@@ -78,17 +89,32 @@ public final class VariantJson {
       }
     }
     String name = v.has("name") ? v.get("name").asText() : defaultName;
-    NFNetConfig.Builder b = NFNetConfig.builder(name)
-        .width(intList(v, "width", source))
-        .depth(intList(v, "depth", source))
-        .trainImsize(intValue(v, "train_imsize", source))
-        .testImsize(intValue(v, "test_imsize", source))
-        .dropRate(doubleValue(v, "drop_rate", source));
+    int[] width = intList(v, "width", source);
+    int[] depth = intList(v, "depth", source);
+    for (int i = 0; i < NFNetConfig.STAGES; i++) {
+      bound(source, "width", i, width[i], 1, MAX_WIDTH);
+      bound(source, "depth", i, depth[i], 1, MAX_DEPTH);
+    }
+    NFNetConfig.Builder b = NFNetConfig.builder(name).width(width).depth(depth)
+        .trainImsize(bound(source, "train_imsize", -1, intValue(v, "train_imsize", source), 1, MAX_IMSIZE))
+        .testImsize(bound(source, "test_imsize", -1, intValue(v, "test_imsize", source), 1, MAX_IMSIZE))
+        .dropRate(fraction(source, "drop_rate", doubleValue(v, "drop_rate", source)));
     if (v.has("group_width")) {
-      b.groupWidth(intList(v, "group_width", source));
+      int[] gw = intList(v, "group_width", source);
+      for (int i = 0; i < NFNetConfig.STAGES; i++) {
+        bound(source, "group_width", i, gw[i], 1, MAX_WIDTH);
+      }
+      b.groupWidth(gw);
     }
     if (v.has("expansion")) {
-      b.expansion(doubleList(v, "expansion", source));
+      double[] ex = doubleList(v, "expansion", source);
+      for (int i = 0; i < NFNetConfig.STAGES; i++) {
+        if (!(ex[i] > 0 && ex[i] <= 16)) {
+          throw new IllegalArgumentException(source + ": 'expansion'[" + i + "] = " + ex[i]
+              + " is out of range (0, 16]");
+        }
+      }
+      b.expansion(ex);
     }
     if (v.has("big_width")) {
       b.bigWidth(boolList(v, "big_width", source));
@@ -100,24 +126,43 @@ public final class VariantJson {
       b.activation(Activation.parse(v.get("activation").asText()));
     }
     if (v.has("alpha")) {
-      b.alpha(doubleValue(v, "alpha", source));
+      double a = doubleValue(v, "alpha", source);
+      if (!(a > 0 && a <= 10)) {
+        throw new IllegalArgumentException(source + ": 'alpha' = " + a + " is out of range (0, 10]");
+      }
+      b.alpha(a);
     }
     if (v.has("se_ratio")) {
-      b.seRatio(doubleValue(v, "se_ratio", source));
+      double r = doubleValue(v, "se_ratio", source);
+      if (!(r > 0 && r <= 1)) {
+        throw new IllegalArgumentException(source + ": 'se_ratio' = " + r + " is out of range (0, 1]");
+      }
+      b.seRatio(r);
     }
     if (v.has("stochdepth_rate")) {
-      b.stochDepthRate(doubleValue(v, "stochdepth_rate", source));
+      b.stochDepthRate(fraction(source, "stochdepth_rate", doubleValue(v, "stochdepth_rate", source)));
     }
     if (v.has("final_conv_mult")) {
-      b.finalConvMult(doubleValue(v, "final_conv_mult", source));
+      double f = doubleValue(v, "final_conv_mult", source);
+      if (!(f > 0 && f <= 16)) {
+        throw new IllegalArgumentException(source + ": 'final_conv_mult' = " + f
+            + " is out of range (0, 16]");
+      }
+      b.finalConvMult(f);
     }
     if (v.has("num_classes")) {
-      b.numClasses(intValue(v, "num_classes", source));
+      b.numClasses(bound(source, "num_classes", -1, intValue(v, "num_classes", source), 1, MAX_CLASSES));
     }
     if (outerClasses != null) {
-      b.numClasses(outerClasses);
+      b.numClasses(bound(source, "num_classes", -1, outerClasses, 1, MAX_CLASSES));
     }
     NFNetConfig config = b.build();
+    long params = NFNetStructure.parameterCount(config);
+    if (params > MAX_PARAMETERS) {
+      throw new IllegalArgumentException(source + ": 'width'/'depth' " + java.util.Arrays.toString(width)
+          + "/" + java.util.Arrays.toString(depth) + " give " + params + " parameters, over the limit of "
+          + MAX_PARAMETERS);
+    }
     // A hand-written variant whose group width does not divide the bottleneck is almost always a
     // mistake (DeepMind would silently round the bottleneck down), so custom variants must be exact.
     for (BlockSpec blk : NFNetStructure.blocks(config)) {
@@ -131,6 +176,22 @@ public final class VariantJson {
       }
     }
     return config;
+  }
+
+  private static int bound(String source, String key, int index, int value, int min, int max) {
+    if (value < min || value > max) {
+      throw new IllegalArgumentException(source + ": '" + key + "'" + (index >= 0 ? "[" + index + "]" : "")
+          + " = " + value + " is out of range [" + min + ", " + max + "]");
+    }
+    return value;
+  }
+
+  private static double fraction(String source, String key, double value) {
+    if (!(value >= 0 && value < 1)) {
+      throw new IllegalArgumentException(source + ": '" + key + "' = " + value
+          + " is out of range [0, 1)");
+    }
+    return value;
   }
 
   private static JsonNode stageValues(JsonNode v, String key, String source) {

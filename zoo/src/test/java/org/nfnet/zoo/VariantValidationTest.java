@@ -48,7 +48,7 @@ class VariantValidationTest {
   void inconsistentJsonNamesKeyAndValue() {
     assertTrue(error(T0.replace("[16,16,16,16]", "[16,24,16,16]") + "}")
         .contains("'group_width'[1] = 24 does not divide the bottleneck width 32"));
-    assertTrue(error(T0.replace("[1,2,2,1]", "[1,0,2,1]") + "}").contains("depth[1] = 0"));
+    assertTrue(error(T0.replace("[1,2,2,1]", "[1,0,2,1]") + "}").contains("'depth'[1] = 0 is out of range [1, 256]"));
     assertTrue(error(T0.replace(",\"drop_rate\":0.2", "") + "}").contains("missing required variant key 'drop_rate'"));
     assertTrue(error(T0 + ",\"widht\":1}").contains("unknown variant key 'widht'"));
     assertTrue(error(T0.replace("[32,64,128,128]", "[32,64,128]") + "}").contains("'width'"));

@@ -111,6 +111,15 @@ public final class ImageFolder implements Dataset {
   public List<Path> files() { return files; }
   public int[] labels() { return labels.clone(); }
   /** Files dropped by the host-side validation pre-pass. */
+  /** Usable images per class, in class-index order (0 for a class folder without images). */
+  public int[] classCounts() {
+    int[] counts = new int[classNames.size()];
+    for (int l : labels) {
+      counts[l]++;
+    }
+    return counts;
+  }
+
   public List<Path> skipped() { return skipped; }
   public DataOptions options() { return options; }
 

@@ -90,7 +90,11 @@ class DataParallelTrainerTest {
     assertTrue(overlap >= 1, "steps after the checkpoint were run before the kill");
     assertEquals(STEPS, Checkpoints.meta(new Checkpoints(out.resolve("checkpoints"), 3).latest()
         .orElseThrow()).step());
-    assertTrue(Files.exists(out.resolve("curves.png")), "the chief writes the curves");
+    // Curves are the CLI's now; the chief writes the TensorBoard logs.
+    try (var events = Files.list(out.resolve("tensorboard"))) {
+      assertTrue(events.anyMatch(f -> f.getFileName().toString().startsWith("events.out.tfevents")),
+          "the chief writes the TensorBoard logs");
+    }
   }
 
   private static void collect(List<String> lines, Map<Long, Double> losses) {

@@ -68,7 +68,7 @@ final class DpWorkerMain {
 
   private static void trainer(ClusterSpec cluster, NFNetConfig model, Path out, long steps,
       int every, long sleepMs) {
-    TrainingConfig cfg = TrainingConfig.defaults(model, steps, out).with(b -> b.progressBar(false)
+    TrainingConfig cfg = TrainingConfig.defaults(model, steps, out).with(b -> b
         .baseLr(0.4).checkpointEvery(every).eval(0, 1).logEvery(2)
         .step(s -> s.regularize(false)).resume(true).cluster(cluster));
     Trainer.Result r = Trainer.train(cfg, DpFixtures.globalBatch(), new TrainingListener() {

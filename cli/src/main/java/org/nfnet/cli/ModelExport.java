@@ -1,4 +1,4 @@
-package org.nfnet.training;
+package org.nfnet.cli;
 
 import java.io.IOException;
 import java.nio.FloatBuffer;
@@ -7,10 +7,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.nfnet.savedmodel.NFNetExporter;
+import org.nfnet.training.TrainStep;
 import org.nfnet.zoo.NFNetConfig;
 
 /** Exports a trained model's evaluation (EMA) weights as a serving SavedModel. */
-public final class ModelExport {
+final class ModelExport {
   private ModelExport() {}
 
   /**
@@ -18,7 +19,7 @@ public final class ModelExport {
    *     0: plain resize, what the Fashion-MNIST pipeline evaluates with)
    * @param labels class names in index order, or null for the exporter's default
    */
-  public static NFNetExporter.Result export(TrainStep step, NFNetConfig config, Path dir,
+  static NFNetExporter.Result export(TrainStep step, NFNetConfig config, Path dir,
       int cropPadding, List<String> labels, Map<String, Object> card) throws IOException {
     Map<String, FloatBuffer> values = new LinkedHashMap<>();
     step.evalWeights().forEach((k, v) -> values.put(k, FloatBuffer.wrap(v)));
