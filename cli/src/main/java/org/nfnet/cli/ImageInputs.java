@@ -1,9 +1,9 @@
 package org.nfnet.cli;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.PathMatcher;
@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.stream.Stream;
+import org.nfnet.savedmodel.ImageDecoder;
 
 /**
  * The images named on a command line: files, directories (their images; all levels with
@@ -88,29 +89,14 @@ final class ImageInputs {
   }
 
   /**
-   * The bytes of one image, refusing what cannot be an image file before reading it: a missing
-   * path, a non-regular file (a FIFO or device would block or never end) and files over
-   * {@code maxBytes}. The read itself is bounded too (a file that grows while read). The decoded
-   * pixel count is bounded by the model's own header check ({@code NFNetModel.checkEncoded}).
+   * The bytes of one image: a missing path is {@link NoSuchFileException}; everything else (a
+   * non-regular file, over {@code maxBytes}, a file that grows while read) is refused by the
+   * model's bounded reader ({@link ImageDecoder#readBounded}) before anything large is read.
    */
-  static byte[] read(Path p, long maxBytes) throws IOException {
-    if (!Files.exists(p)) {
+  static byte[] read(Path p, long maxBytes) throws NoSuchFileException {
+    if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS) && !Files.exists(p)) {
       throw new NoSuchFileException(p.toString(), null, "no such file");
     }
-    if (!Files.isRegularFile(p)) {
-      throw new IOException(Files.isDirectory(p) ? "is a directory" : "not a regular file");
-    }
-    long size = Files.size(p);
-    if (size > maxBytes) {
-      throw new IOException(String.format(Locale.ROOT, "%,d bytes is over the %,d-byte limit per "
-          + "image (--max-image-bytes)", size, maxBytes));
-    }
-    try (InputStream in = Files.newInputStream(p)) {
-      byte[] b = in.readNBytes((int) Math.min(maxBytes + 1, Integer.MAX_VALUE - 8));
-      if (b.length > maxBytes) {
-        throw new IOException("grew past the " + maxBytes + "-byte limit while being read");
-      }
-      return b;
-    }
+    return ImageDecoder.readBounded(p, maxBytes);
   }
 }

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
+import org.nfnet.savedmodel.BadImageException;
 import org.nfnet.savedmodel.NFNetModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -76,6 +77,8 @@ final class PredictCommand implements Callable<Integer> {
             p = topK(m, m.predictEncoded(List.of(ImageInputs.read(in.path(), maxImageBytes))), top);
           } catch (NoSuchFileException e) {
             error = "no such file";
+          } catch (BadImageException e) {
+            error = e.reason();
           } catch (RuntimeException | java.io.IOException | OutOfMemoryError e) {
             // One bad input never stops the others; OutOfMemoryError included: a decoder's
             // allocation for one absurd image fails alone.
