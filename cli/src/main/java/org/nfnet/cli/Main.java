@@ -17,7 +17,7 @@ import picocli.CommandLine.Command;
         "Exit codes: 0 success, 1 failure (some predict input, a diverged run, an internal error), "
         + "2 bad option/input, 130/143 interrupted."},
     subcommands = {DemoCommand.class, InfoCommand.class, InspectCommand.class, ConvertCommand.class, PullCommand.class, TrainCommand.class, PlotCommand.class, BenchCommand.class, LogitsCommand.class,
-        PredictCommand.class, ServeCommand.class, XlaReportCommand.class})
+        PredictCommand.class, ServeCommand.class, XlaReportCommand.class, ExportCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

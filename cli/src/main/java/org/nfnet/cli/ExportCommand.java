@@ -1,0 +1,209 @@
+package org.nfnet.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.nfnet.savedmodel.ExportDirectory;
+import org.nfnet.savedmodel.ResourceSavedModel;
+import org.nfnet.training.Checkpoints;
+import org.nfnet.training.LearningRateSchedule;
+import org.nfnet.training.OptimizerConfig;
+import org.nfnet.training.StepConfig;
+import org.nfnet.training.StretchedSchedule;
+import org.nfnet.training.TrainingConfig;
+import org.nfnet.training.data.DataOptions;
+import org.nfnet.training.resource.FedInput;
+import org.nfnet.training.resource.ResourceTrainStep;
+import org.nfnet.zoo.NFNetConfig;
+import org.nfnet.zoo.NFNetStructure;
+import org.nfnet.zoo.ParameterSpec;
+import org.nfnet.zoo.graph.ForwardOptions;
+import org.nfnet.zoo.graph.NFNet;
+import org.nfnet.zoo.graph.NFNetOutputs;
+import org.nfnet.zoo.graph.ParameterInit;
+import org.nfnet.zoo.graph.ParameterSource;
+import org.nfnet.zoo.graph.ResourceVariables;
+import org.nfnet.zoo.preprocess.EvalPreprocessing;
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.proto.SignatureDef;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TUint8;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code nfnet export --train-step RUN_DIR --out DIR}: a trainable SavedModel of a training run.
+ * The run's newest intact checkpoint is restored (same keys) into a resource-variable step
+ * ({@link ResourceTrainStep}) built with the run's recipe (schedule incl. resume stretches,
+ * optimizer, EMA, label smoothing, regularisation, seed) and fed by placeholders; the SavedModel
+ * (tags {@code serve} + {@code train}) has
+ * <ul>
+ *   <li>{@code train_step}: {@code images} float32 [B,R,R,3] (normalised as the run's input
+ *       pipeline normalises) + {@code labels} int32 [B] -> {@code loss}, {@code top1}; running it
+ *       updates the variables in place and increments {@code global_step};</li>
+ *   <li>{@code serving_default}: {@code images} uint8 [N,H,W,3] -> the run's eval preprocessing ->
+ *       {@code logits}, {@code probabilities}, on the EMA weights (the parameters without EMA);</li>
+ *   <li>{@code logits_from_normalized}: {@code normalized} float32 [N,H,W,3] -> {@code logits},
+ *       {@code pooled}, on the same weights.</li>
+ * </ul>
+ * B and R are the run's batch and training resolution (the step's shapes are static).
+ */
+@Command(name = "export", mixinStandardHelpOptions = true,
+    description = "Export a training run as a trainable SavedModel (train_step + serving signatures).")
+final class ExportCommand implements Callable<Integer> {
+  static final List<String> TAGS = List.of("serve", "train");
+  static final String TRAIN_STEP = "train_step";
+
+  @Spec CommandSpec spec;
+
+  @Option(names = "--train-step", required = true, paramLabel = "RUN_DIR",
+      description = "Run directory of 'nfnet train' (run.json + checkpoints/).")
+  Path run;
+
+  @Option(names = "--out", required = true, description = "SavedModel directory to create (must not exist).")
+  Path out;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter o = spec.commandLine().getOut();
+    if (!Files.isRegularFile(run.resolve(RunDirectory.RUN_JSON))) {
+      throw new UserException("--train-step " + run + ": no " + RunDirectory.RUN_JSON
+          + " (not a run directory of 'nfnet train')");
+    }
+    if (run.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
+      throw new UserException("--out " + out + " is the run directory; choose a new directory");
+    }
+    ExportDirectory.check(out, false);
+    ObjectNode saved = RunDirectory.read(run);
+    Checkpoints.Selection sel = new Checkpoints(run.resolve("checkpoints"), 1).newestIntact();
+    if (sel.checkpoint().isEmpty()) {
+      throw new UserException("--train-step " + run + ": no intact checkpoint in "
+          + run.resolve("checkpoints") + (sel.skipped().isEmpty() ? ""
+          : " (" + String.join("; ", sel.skipped()) + ")") + "; nothing to export");
+    }
+    sel.skipped().forEach(k -> o.printf("warning: skipping damaged checkpoint %s%n", k));
+    Path ckpt = sel.checkpoint().get();
+    long step = Checkpoints.meta(ckpt).step();
+    if (saved.path("freezeStages").asInt(-1) >= 0) {
+      throw new UserException("--train-step " + run + ": the run froze stages (--freeze-stages "
+          + saved.path("freezeStages").asInt() + "); exporting a partly frozen step is not supported");
+    }
+    Recipe r = Recipe.of(run, saved, step);
+    o.printf(Locale.ROOT, "run      %s: %s, %d classes, checkpoint %s (step %d)%n", run,
+        r.model().name(), r.model().numClasses(), ckpt.getFileName(), step);
+    if (saved.path("bf16").asBoolean(false)) {
+      o.println("warning: the run used bf16 convolutions; the exported step computes in float32");
+    }
+    FedInput input = new FedInput(r.model().numClasses(), r.batch(), r.trainRes());
+    try (ResourceTrainStep s = ResourceTrainStep.create(r.model(), input, r.step())) {
+      Map<String, SignatureDef> sigs = new LinkedHashMap<>();
+      sigs.put(TRAIN_STEP, ResourceSavedModel.signature("tensorflow/serving/predict",
+          Map.of("images", input.images(), "labels", input.labels()), s.trainStepOutputs()));
+      sigs.putAll(inference(s, r.model(), r.evalRes(), r.cropPadding()));
+      try {
+        s.restore(ckpt.resolve(Checkpoints.VARIABLES).toString());
+      } catch (RuntimeException e) {
+        throw new UserException("cannot restore checkpoint " + ckpt + " into the exported step: "
+            + e.getMessage().lines().findFirst().orElse(""), e);
+      }
+      ResourceSavedModel.write(s.session(), s.state().all(), s.saver(), sigs, null, TAGS, out);
+    }
+    o.printf(Locale.ROOT, "wrote %s: train_step (images float32 [%d,%d,%d,3] + labels int32 [%d] -> "
+        + "loss, top1; continues from step %d), serving_default, logits_from_normalized (EMA weights); "
+        + "tags serve,train%n", out, r.batch(), r.trainRes(), r.trainRes(), r.batch(), step);
+    o.flush();
+    return 0;
+  }
+
+  /** serving_default and logits_from_normalized on the EMA shadows (or the parameters). */
+  private static Map<String, SignatureDef> inference(ResourceTrainStep s, NFNetConfig model,
+      int evalRes, int cropPadding) {
+    Ops tf = Ops.create(s.graph()).withSubScope("inference");
+    Placeholder<TUint8> images = tf.withName("images").placeholder(TUint8.class,
+        Placeholder.shape(Shape.of(-1, -1, -1, 3)));
+    Operand<TFloat32> pre = new EvalPreprocessing(evalRes, cropPadding)
+        .apply(tf.withSubScope("preprocess"), images);
+    Operand<TFloat32> normalized = tf.withName("normalized").placeholderWithDefault(pre,
+        Shape.of(-1, -1, -1, 3));
+    Map<String, ResourceVariables.Variable<TFloat32>> ema = s.state().ema();
+    ParameterSource weights = new ParameterSource() {
+      @Override
+      public Operand<TFloat32> get(Ops module, ParameterSpec spec, ParameterInit init) {
+        ResourceVariables.Variable<TFloat32> v = ema.isEmpty()
+            ? s.state().parameters().entry(spec.haikuKey()).variable() : ema.get(spec.haikuKey());
+        return v.read(module);
+      }
+    };
+    NFNetOutputs net = new NFNet(model).build(tf, normalized, weights, ForwardOptions.inference());
+    Ops h = tf.withSubScope("outputs");
+    Operand<TFloat32> logits = h.withName("logits").identity(net.logits());
+    Operand<TFloat32> pooled = h.withName("pooled").identity(net.pooled());
+    Operand<TFloat32> probs = h.withName("probabilities").nn.softmax(logits);
+    Map<String, SignatureDef> out = new LinkedHashMap<>();
+    out.put("serving_default", ResourceSavedModel.signature("tensorflow/serving/predict",
+        Map.of("images", images), Map.of("logits", logits, "probabilities", probs)));
+    out.put("logits_from_normalized", ResourceSavedModel.signature("tensorflow/serving/predict",
+        Map.of("normalized", normalized), Map.of("logits", logits, "pooled", pooled)));
+    return out;
+  }
+
+  /** The run's model, batch, resolution, eval preprocessing and step recipe at {@code step}. */
+  record Recipe(NFNetConfig model, int batch, int trainRes, int evalRes, int cropPadding,
+      ResourceTrainStep.Config step) {
+
+    static Recipe of(Path run, ObjectNode saved, long step) {
+      NFNetConfig model = NFNetConfig.resolve(RunDirectory.variant(run, saved.path("variant").asText()));
+      JsonNode res = saved.get("res");
+      int trainRes = res != null && !res.isNull() ? res.asInt() : model.trainImsize();
+      int evalRes = res != null && !res.isNull() ? res.asInt() : model.testImsize();
+      int batch = saved.path("batch").asInt(64);
+      String dataName = saved.path("data").asText("fashion-mnist");
+      // The warm-up length is in epochs of the run's data, so the schedule needs its size.
+      TrainingData data;
+      try {
+        data = TrainingData.resolve(dataName, DataOptions.of(trainRes, evalRes));
+      } catch (RuntimeException e) {
+        throw new UserException("--train-step " + run + ": the run's data '" + dataName
+            + "' (needed for its learning-rate schedule) cannot be opened: " + e.getMessage(), e);
+      }
+      if (model.numClasses() != data.train().numClasses()) {
+        model = model.withNumClasses(data.train().numClasses());
+      }
+      long planned = RunDirectory.plannedSteps(saved);
+      OptimizerConfig opt = OptimizerConfig.deepMind()
+          .withClipping(saved.path("clipping").asDouble(0.01))
+          .withWeightDecay(saved.path("weightDecay").asDouble(2e-5));
+      TrainingConfig cfg = TrainingConfig.defaults(model, planned, run).with(b -> b
+          .baseLr(saved.path("lr").asDouble(0.1))
+          .warmupEpochs(saved.path("warmupEpochs").asDouble(5.0)));
+      var base = (LearningRateSchedule.WarmupCosineDecay) cfg.schedule(data.train().size(), batch);
+      long total = planned;
+      JsonNode schedule = saved.path("schedule");
+      for (int i = 1; i < schedule.size(); i++) {
+        if (schedule.get(i).path("from").asLong() <= step) {
+          total = schedule.get(i).path("steps").asLong();
+        }
+      }
+      var stretches = RunDirectory.stretches(saved, step, total);
+      LearningRateSchedule lr = stretches.isEmpty() ? base : new StretchedSchedule(base, stretches);
+      StepConfig defaults = StepConfig.defaults();
+      var config = new ResourceTrainStep.Config(opt, lr, defaults.labelSmoothing(),
+          saved.path("emaDecay").asDouble(0.999), saved.path("regularize").asBoolean(true),
+          saved.path("seed").asLong(0), false);
+      NFNetStructure.checkInputSize(model, trainRes, trainRes);
+      return new Recipe(model, batch, trainRes, evalRes, data.cropPadding(), config);
+    }
+  }
+}

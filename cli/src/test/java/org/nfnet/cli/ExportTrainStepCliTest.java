@@ -1,0 +1,187 @@
+package org.nfnet.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.DataOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nfnet.training.Checkpoints;
+import org.nfnet.training.FixedBatchInput;
+import org.nfnet.training.LearningRateSchedule;
+import org.nfnet.training.OptimizerConfig;
+import org.nfnet.training.StepConfig;
+import org.nfnet.training.TrainStep;
+import org.nfnet.zoo.NFNetConfig;
+import org.tensorflow.Result;
+import org.tensorflow.SavedModelBundle;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * Issue 20: {@code nfnet export --train-step RUN_DIR} of a real (interrupted) T0 run, loaded in a
+ * fresh JVM, continues training from the run's checkpoint step on the losses that the run's own
+ * ({@code VariableV2}) {@link TrainStep}, restored from the same checkpoint with the run's recipe
+ * written out here by hand, gets on the same batch; its {@code logits_from_normalized} equals the
+ * logits of the checkpoint's EMA weights exported by the existing serving exporter.
+ */
+class ExportTrainStepCliTest {
+  private static final int B = 4;
+  private static final int R = 32;
+  private static final int STEPS = 3;
+
+  @TempDir Path tmp;
+
+  @Test
+  void exportedTrainStepContinuesTheRunInAFreshJvm() throws Exception {
+    String t0 = Path.of("..", "variants", "t0.json").toAbsolutePath().normalize().toString();
+    Path run = tmp.resolve("run");
+    Cli.Run train = Cli.run("train", "--variant", t0, "--data", "fashion-mnist-subset",
+        "--steps", "6", "--batch", Integer.toString(B), "--res", Integer.toString(R),
+        "--checkpoint-every", "3", "--eval-every", "6", "--eval-batches", "1",
+        "--no-regularize", "--no-export", "--no-progress", "--out", run.toString());
+    assertEquals(0, train.code(), train.all());
+    // As if the run had been interrupted after step 3: its newest checkpoint is ckpt-3, half-way
+    // through the cosine schedule (past step 6 the rate is 0 and nothing would move).
+    Path ckpt = run.resolve("checkpoints").resolve("ckpt-0000000003");
+    assertTrue(Files.isDirectory(ckpt), ckpt.toString());
+    try (var files = Files.walk(run.resolve("checkpoints").resolve("ckpt-0000000006"))) {
+      for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(f);
+      }
+    }
+
+    Path export = tmp.resolve("trainable");
+    Cli.Run ex = Cli.run("export", "--train-step", run.toString(), "--out", export.toString());
+    assertEquals(0, ex.code(), ex.all());
+    assertTrue(ex.out().contains("step 3"), ex.out());
+    Cli.Run again = Cli.run("export", "--train-step", run.toString(), "--out", export.toString());
+    assertEquals(2, again.code(), again.all());
+    assertTrue(again.err().contains(export.getFileName().toString()) && again.err().contains("exists"),
+        again.err());
+
+    float[] x = new float[B * R * R * 3];
+    Random rnd = new Random(20);
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) rnd.nextGaussian();
+    }
+    int[] y = {0, 3, 7, 9};
+    Path batch = tmp.resolve("batch.bin");
+    try (DataOutputStream o = new DataOutputStream(Files.newOutputStream(batch))) {
+      o.writeInt(B);
+      o.writeInt(R);
+      for (float f : x) {
+        o.writeFloat(f);
+      }
+      for (int l : y) {
+        o.writeInt(l);
+      }
+    }
+    Map<String, String> child = runChild(export, batch);
+    assertEquals("3", child.get("global_step"), "starts at the checkpoint's step");
+    assertEquals(Long.toString(3 + STEPS), child.get("global_step_end"), "one increment per call");
+    List<Float> exported = new ArrayList<>();
+    for (int i = 0; i < STEPS; i++) {
+      exported.add(Float.parseFloat(child.get("loss" + i)));
+    }
+
+    // The reference: the run's recipe by hand - batch 4 at lr 0.1 x 4/256, 6 steps, warm-up
+    // 5 epochs capped at half the run (3 steps), AGC 0.01, wd 2e-5, EMA 0.999, smoothing 0.1.
+    NFNetConfig model = NFNetConfig.resolve(t0);
+    StepConfig cfg = StepConfig.defaults().with(b -> b
+        .schedule(new LearningRateSchedule.WarmupCosineDecay(0, 0, 0.1 * B / 256, 6, 3))
+        .optimizer(OptimizerConfig.deepMind().withClipping(0.01).withWeightDecay(2e-5))
+        .emaDecay(0.999).regularize(false).seed(0));
+    List<Double> reference = new ArrayList<>();
+    Path emaExport = tmp.resolve("ema");
+    try (TrainStep s = TrainStep.create(model, new FixedBatchInput(x, y, R, R, 10), cfg)) {
+      Checkpoints.restore(s, ckpt);
+      ModelExport.export(s, model, emaExport, 0, null, new LinkedHashMap<>());
+      for (int i = 0; i < STEPS; i++) {
+        TrainStep.StepMetrics m = s.run(false);
+        assertEquals(3L + i, m.step());
+        reference.add(m.loss());
+      }
+    }
+    for (int i = 0; i < STEPS; i++) {
+      assertEquals(reference.get(i), exported.get(i), 1e-5 * Math.abs(reference.get(i)),
+          "loss of step " + (3 + i) + ": exported " + exported + " vs TrainStep " + reference);
+    }
+    assertTrue(reference.get(STEPS - 1) < reference.get(0), "it trains: " + reference);
+
+    String[] got = child.get("logits").trim().split(" ");
+    float[] want;
+    try (SavedModelBundle b = SavedModelBundle.load(emaExport.toString());
+        TFloat32 in = TFloat32.tensorOf(Shape.of(B, R, R, 3), DataBuffers.of(x));
+        Result r = b.function("logits_from_normalized").call(Map.of("normalized", in))) {
+      TFloat32 l = (TFloat32) r.get("logits").get();
+      want = new float[(int) l.size()];
+      l.asRawTensor().data().asFloats().read(want);
+    }
+    assertEquals(B * 10, want.length);
+    assertEquals(want.length, got.length);
+    float max = 0;
+    for (float w : want) {
+      max = Math.max(max, Math.abs(w));
+    }
+    assertTrue(max > 0.01, "logits not all ~0");
+    for (int i = 0; i < want.length; i++) {
+      assertEquals(want[i], Float.parseFloat(got[i]), 1e-5 * Math.max(1, max), "logit " + i);
+    }
+  }
+
+  @Test
+  void aRunWithoutCheckpointOrRunFileIsNamed() throws Exception {
+    Path run = Files.createDirectories(tmp.resolve("norun"));
+    Cli.Run none = Cli.run("export", "--train-step", run.toString(), "--out", tmp.resolve("o").toString());
+    assertEquals(2, none.code(), none.all());
+    assertTrue(none.err().contains(run.toString()) && none.err().contains("run.json"), none.err());
+    Files.writeString(run.resolve("run.json"), "{\"variant\": \"F0\", \"data\": \"fashion-mnist-subset\"}");
+    Cli.Run noCkpt = Cli.run("export", "--train-step", run.toString(), "--out", tmp.resolve("o").toString());
+    assertEquals(2, noCkpt.code(), noCkpt.all());
+    assertTrue(noCkpt.err().contains("no intact checkpoint in " + run.resolve("checkpoints")),
+        noCkpt.err());
+    assertFalse(Files.exists(tmp.resolve("o")));
+  }
+
+  /** Runs {@link TrainStepChild} in a new JVM; its "key value" lines by key. */
+  private static Map<String, String> runChild(Path export, Path batch) throws Exception {
+    List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx2g", "-cp", System.getProperty("java.class.path"), TrainStepChild.class.getName(),
+        export.toString(), batch.toString(), Integer.toString(STEPS));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    pb.environment().put("TF_CPP_MIN_LOG_LEVEL", "2");
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+    assertEquals(0, p.exitValue(), out);
+    Map<String, String> m = new LinkedHashMap<>();
+    int losses = 0;
+    for (String line : out.split("\n")) {
+      int sp = line.indexOf(' ');
+      if (sp < 0) {
+        continue;
+      }
+      String k = line.substring(0, sp);
+      String v = line.substring(sp + 1);
+      switch (k) {
+        case "loss" -> m.put("loss" + losses++, v);
+        case "global_step" -> m.put(m.containsKey("global_step") ? "global_step_end" : k, v);
+        case "logits" -> m.put(k, v);
+        default -> { }
+      }
+    }
+    assertEquals(STEPS, losses, out);
+    return m;
+  }
+}
