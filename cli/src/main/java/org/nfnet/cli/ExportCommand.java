@@ -85,7 +85,12 @@ final class ExportCommand implements Callable<Integer> {
     if (run.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
       throw new UserException("--out " + out + " is the run directory; choose a new directory");
     }
-    ExportDirectory.check(out, false);
+    try {
+      ExportDirectory.check(out, false);
+    } catch (java.nio.file.FileAlreadyExistsException e) {
+      throw new UserException("--out " + out + " already exists; choose a new directory (an export "
+          + "never writes over one)", e);
+    }
     ObjectNode saved = RunDirectory.read(run);
     Checkpoints.Selection sel = new Checkpoints(run.resolve("checkpoints"), 1).newestIntact();
     if (sel.checkpoint().isEmpty()) {

@@ -67,7 +67,7 @@ class ExportTrainStepCliTest {
     assertTrue(ex.out().contains("step 3"), ex.out());
     Cli.Run again = Cli.run("export", "--train-step", run.toString(), "--out", export.toString());
     assertEquals(2, again.code(), again.all());
-    assertTrue(again.err().contains(export.getFileName().toString()) && again.err().contains("exists"),
+    assertTrue(again.err().contains(export.getFileName().toString()) && again.err().contains("already exists"),
         again.err());
 
     float[] x = new float[B * R * R * 3];
