@@ -2,6 +2,7 @@ package org.nfnet.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,6 +12,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.nfnet.savedmodel.ExportDirectory;
+import org.nfnet.savedmodel.NFNetExporter;
 import org.nfnet.savedmodel.ResourceSavedModel;
 import org.nfnet.training.Checkpoints;
 import org.nfnet.training.LearningRateSchedule;
@@ -23,21 +25,12 @@ import org.nfnet.training.resource.FedInput;
 import org.nfnet.training.resource.ResourceTrainStep;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
-import org.nfnet.zoo.ParameterSpec;
-import org.nfnet.zoo.graph.ForwardOptions;
-import org.nfnet.zoo.graph.NFNet;
-import org.nfnet.zoo.graph.NFNetOutputs;
-import org.nfnet.zoo.graph.ParameterInit;
 import org.nfnet.zoo.graph.ParameterSource;
 import org.nfnet.zoo.graph.ResourceVariables;
-import org.nfnet.zoo.preprocess.EvalPreprocessing;
-import org.tensorflow.Operand;
-import org.tensorflow.ndarray.Shape;
+import org.tensorflow.Signature;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.proto.SignatureDef;
 import org.tensorflow.types.TFloat32;
-import org.tensorflow.types.TUint8;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -53,10 +46,9 @@ import picocli.CommandLine.Model.CommandSpec;
  *   <li>{@code train_step}: {@code images} float32 [B,R,R,3] (normalised as the run's input
  *       pipeline normalises) + {@code labels} int32 [B] -> {@code loss}, {@code top1}; running it
  *       updates the variables in place and increments {@code global_step};</li>
- *   <li>{@code serving_default}: {@code images} uint8 [N,H,W,3] -> the run's eval preprocessing ->
- *       {@code logits}, {@code probabilities}, on the EMA weights (the parameters without EMA);</li>
- *   <li>{@code logits_from_normalized}: {@code normalized} float32 [N,H,W,3] -> {@code logits},
- *       {@code pooled}, on the same weights.</li>
+ *   <li>the serving signatures of {@code nfnet train}'s export ({@code serving_default},
+ *       {@code encoded}, {@code logits_from_normalized}, {@code features}; {@link NFNetExporter})
+ *       on the EMA weights (the parameters without EMA) in the same graph.</li>
  * </ul>
  * B and R are the run's batch and training resolution (the step's shapes are static).
  */
@@ -116,7 +108,7 @@ final class ExportCommand implements Callable<Integer> {
       Map<String, SignatureDef> sigs = new LinkedHashMap<>();
       sigs.put(TRAIN_STEP, ResourceSavedModel.signature("tensorflow/serving/predict",
           Map.of("images", input.images(), "labels", input.labels()), s.trainStepOutputs()));
-      sigs.putAll(inference(s, r.model(), r.evalRes(), r.cropPadding()));
+      sigs.putAll(inference(s, r));
       try {
         s.restore(ckpt.resolve(Checkpoints.VARIABLES).toString());
       } catch (RuntimeException e) {
@@ -132,40 +124,29 @@ final class ExportCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** serving_default and logits_from_normalized on the EMA shadows (or the parameters). */
-  private static Map<String, SignatureDef> inference(ResourceTrainStep s, NFNetConfig model,
-      int evalRes, int cropPadding) {
-    Ops tf = Ops.create(s.graph()).withSubScope("inference");
-    Placeholder<TUint8> images = tf.withName("images").placeholder(TUint8.class,
-        Placeholder.shape(Shape.of(-1, -1, -1, 3)));
-    Operand<TFloat32> pre = new EvalPreprocessing(evalRes, cropPadding)
-        .apply(tf.withSubScope("preprocess"), images);
-    Operand<TFloat32> normalized = tf.withName("normalized").placeholderWithDefault(pre,
-        Shape.of(-1, -1, -1, 3));
+  /**
+   * The serving signatures of {@code nfnet train}'s export ({@link NFNetExporter}: the run's eval
+   * preprocessing and class names) on the EMA shadows (the parameters without EMA), in scope
+   * {@code inference/} of the training graph.
+   */
+  private static Map<String, SignatureDef> inference(ResourceTrainStep s, Recipe r)
+      throws IOException {
     Map<String, ResourceVariables.Variable<TFloat32>> ema = s.state().ema();
-    ParameterSource weights = new ParameterSource() {
-      @Override
-      public Operand<TFloat32> get(Ops module, ParameterSpec spec, ParameterInit init) {
-        ResourceVariables.Variable<TFloat32> v = ema.isEmpty()
-            ? s.state().parameters().entry(spec.haikuKey()).variable() : ema.get(spec.haikuKey());
-        return v.read(module);
-      }
-    };
-    NFNetOutputs net = new NFNet(model).build(tf, normalized, weights, ForwardOptions.inference());
-    Ops h = tf.withSubScope("outputs");
-    Operand<TFloat32> logits = h.withName("logits").identity(net.logits());
-    Operand<TFloat32> pooled = h.withName("pooled").identity(net.pooled());
-    Operand<TFloat32> probs = h.withName("probabilities").nn.softmax(logits);
+    ParameterSource weights = (module, spec, init) -> (ema.isEmpty()
+        ? s.state().parameters().entry(spec.haikuKey()).variable() : ema.get(spec.haikuKey()))
+        .read(module);
+    NFNetExporter exporter = new NFNetExporter(r.model()).cropPadding(r.cropPadding())
+        .labels(r.classNames());
     Map<String, SignatureDef> out = new LinkedHashMap<>();
-    out.put("serving_default", ResourceSavedModel.signature("tensorflow/serving/predict",
-        Map.of("images", images), Map.of("logits", logits, "probabilities", probs)));
-    out.put("logits_from_normalized", ResourceSavedModel.signature("tensorflow/serving/predict",
-        Map.of("normalized", normalized), Map.of("logits", logits, "pooled", pooled)));
+    for (Signature sig : exporter.signatures(Ops.create(s.graph()).withSubScope("inference"),
+        weights)) {
+      out.put(sig.key(), ResourceSavedModel.signature(sig));
+    }
     return out;
   }
 
   /** The run's model, batch, resolution, eval preprocessing and step recipe at {@code step}. */
-  record Recipe(NFNetConfig model, int batch, int trainRes, int evalRes, int cropPadding,
+  record Recipe(NFNetConfig model, int batch, int trainRes, int cropPadding, List<String> classNames,
       ResourceTrainStep.Config step) {
 
     static Recipe of(Path run, ObjectNode saved, long step) {
@@ -208,7 +189,7 @@ final class ExportCommand implements Callable<Integer> {
           saved.path("emaDecay").asDouble(0.999), saved.path("regularize").asBoolean(true),
           saved.path("seed").asLong(0), false);
       NFNetStructure.checkInputSize(model, trainRes, trainRes);
-      return new Recipe(model, batch, trainRes, evalRes, data.cropPadding(), config);
+      return new Recipe(model, batch, trainRes, data.cropPadding(), data.classNames(), config);
     }
   }
 }

@@ -87,13 +87,8 @@ class ExportTrainStepCliTest {
         o.writeInt(l);
       }
     }
-    Map<String, String> child = runChild(export, batch);
-    assertEquals("3", child.get("global_step"), "starts at the checkpoint's step");
-    assertEquals(Long.toString(3 + STEPS), child.get("global_step_end"), "one increment per call");
-    List<Float> exported = new ArrayList<>();
-    for (int i = 0; i < STEPS; i++) {
-      exported.add(Float.parseFloat(child.get("loss" + i)));
-    }
+    // The fresh JVM runs while this one computes the reference.
+    Process childJvm = startChild(export, batch);
 
     // The reference: the run's recipe by hand - batch 4 at lr 0.1 x 4/256, 6 steps, warm-up
     // 5 epochs capped at half the run (3 steps), AGC 0.01, wd 2e-5, EMA 0.999, smoothing 0.1.
@@ -112,6 +107,15 @@ class ExportTrainStepCliTest {
         assertEquals(3L + i, m.step());
         reference.add(m.loss());
       }
+    }
+    Map<String, String> child = await(childJvm);
+    assertEquals("encoded,features,logits_from_normalized,serving_default,train_step",
+        child.get("signatures"));
+    assertEquals("3", child.get("global_step"), "starts at the checkpoint's step");
+    assertEquals(Long.toString(3 + STEPS), child.get("global_step_end"), "one increment per call");
+    List<Float> exported = new ArrayList<>();
+    for (int i = 0; i < STEPS; i++) {
+      exported.add(Float.parseFloat(child.get("loss" + i)));
     }
     for (int i = 0; i < STEPS; i++) {
       assertEquals(reference.get(i), exported.get(i), 1e-5 * Math.abs(reference.get(i)),
@@ -154,14 +158,18 @@ class ExportTrainStepCliTest {
     assertFalse(Files.exists(tmp.resolve("o")));
   }
 
-  /** Runs {@link TrainStepChild} in a new JVM; its "key value" lines by key. */
-  private static Map<String, String> runChild(Path export, Path batch) throws Exception {
+  /** Starts {@link TrainStepChild} in a new JVM. */
+  private static Process startChild(Path export, Path batch) throws Exception {
     List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-Xmx2g", "-cp", System.getProperty("java.class.path"), TrainStepChild.class.getName(),
         export.toString(), batch.toString(), Integer.toString(STEPS));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
     pb.environment().put("TF_CPP_MIN_LOG_LEVEL", "2");
-    Process p = pb.start();
+    return pb.start();
+  }
+
+  /** The child's "key value" lines by key, after it exits successfully. */
+  private static Map<String, String> await(Process p) throws Exception {
     String out = new String(p.getInputStream().readAllBytes());
     assertTrue(p.waitFor(120, TimeUnit.SECONDS));
     assertEquals(0, p.exitValue(), out);
@@ -177,7 +185,7 @@ class ExportTrainStepCliTest {
       switch (k) {
         case "loss" -> m.put("loss" + losses++, v);
         case "global_step" -> m.put(m.containsKey("global_step") ? "global_step_end" : k, v);
-        case "logits" -> m.put(k, v);
+        case "logits", "signatures" -> m.put(k, v);
         default -> { }
       }
     }

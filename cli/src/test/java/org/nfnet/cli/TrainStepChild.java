@@ -39,6 +39,8 @@ public final class TrainStepChild {
     try (SavedModelBundle b = SavedModelBundle.load(args[0], "serve", "train");
         TFloat32 images = TFloat32.tensorOf(Shape.of(n, res, res, 3), DataBuffers.of(x));
         TInt32 labels = TInt32.vectorOf(y)) {
+      System.out.println("signatures " + b.signatures().stream().map(sig -> sig.key()).sorted()
+          .collect(java.util.stream.Collectors.joining(",")));
       printStep(b);
       try (Result r = b.function("logits_from_normalized").call(Map.of("normalized", images))) {
         TFloat32 l = (TFloat32) r.get("logits").get();

@@ -279,7 +279,7 @@ public final class NFNetExporter {
           pv.load(s, source);
           vars = pv;
         }
-        Built b = build(g, names, k, vars);
+        Built b = build(Ops.create(g), names, k, vars);
         vars.checkAllRequested();
         stored = vars.storedValues();
         SavedModelBundle.Exporter ex = SavedModelBundle.exporter(tmp.toString()).withTags(TAG);
@@ -304,11 +304,32 @@ public final class NFNetExporter {
         NFNetStructure.parameterCount(config), stored, frozen);
   }
 
+  /**
+   * The serving signatures of an export ({@code serving_default}, {@code encoded},
+   * {@code logits_from_normalized}, {@code features}, with this exporter's labels, top-k, eval
+   * preprocessing and precision) built in {@code scope} of a caller's graph on the caller's
+   * unfolded float32 parameters, e.g. the EMA variables of a training graph (nothing is folded or
+   * stored; {@code parameters} is asked once per parameter, with no initializer).
+   */
+  public List<Signature> signatures(Ops scope, ParameterSource parameters) throws IOException {
+    int numClasses = config.numClasses();
+    List<String> names = labels != null ? labels : Labels.forModel(numClasses, labelFile);
+    Labels.check(names, numClasses);
+    ExportWeights vars = new ExportWeights(NFNetStructure.parameters(config), false) {
+      @Override
+      Operand<TFloat32> create(Ops module, ParameterSpec spec) {
+        return parameters.get(module, spec, null);
+      }
+    };
+    Built b = build(scope, names, Math.min(topK, numClasses), vars);
+    vars.checkAllRequested();
+    return b.signatures();
+  }
+
   /** The inference graph on top of the loaded variables: both network copies, heads, signatures. */
   record Built(List<Signature> signatures) {}
 
-  Built build(Graph g, List<String> names, int k, ExportWeights vars) {
-    Ops tf = Ops.create(g);
+  Built build(Ops tf, List<String> names, int k, ExportWeights vars) {
     EvalPreprocessing prep = new EvalPreprocessing(config.testImsize(), cropPadding);
     NFNet net = new NFNet(config, precision);
     boolean folded = vars.foldedKernels();

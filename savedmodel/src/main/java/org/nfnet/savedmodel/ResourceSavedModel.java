@@ -12,6 +12,7 @@ import org.nfnet.zoo.graph.ResourceSaver;
 import org.nfnet.zoo.graph.ResourceVariables;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
+import org.tensorflow.Signature;
 import org.tensorflow.op.Op;
 import org.tensorflow.proto.CollectionDef;
 import org.tensorflow.proto.MetaGraphDef;
@@ -101,6 +102,27 @@ public final class ResourceSavedModel {
     inputs.forEach((k, t) -> b.putInputs(k, info(t)));
     outputs.forEach((k, t) -> b.putOutputs(k, info(t)));
     return b.build();
+  }
+
+  /** The definition of a TF Java {@link Signature} (e.g. from {@link NFNetExporter#signatures}). */
+  public static SignatureDef signature(Signature sig) {
+    SignatureDef.Builder b = SignatureDef.newBuilder().setMethodName(sig.methodName());
+    sig.getInputs().forEach((k, d) -> b.putInputs(k, info(d)));
+    sig.getOutputs().forEach((k, d) -> b.putOutputs(k, info(d)));
+    return b.build();
+  }
+
+  private static TensorInfo info(Signature.TensorDescription d) {
+    TensorShapeProto.Builder shape = TensorShapeProto.newBuilder();
+    if (d.shape.isUnknown()) {
+      shape.setUnknownRank(true);
+    } else {
+      for (long n : d.shape.asArray()) {
+        shape.addDim(TensorShapeProto.Dim.newBuilder().setSize(n));
+      }
+    }
+    return TensorInfo.newBuilder().setName(d.name).setDtype(d.dataType).setTensorShape(shape)
+        .build();
   }
 
   private static TensorInfo info(Operand<?> t) {
