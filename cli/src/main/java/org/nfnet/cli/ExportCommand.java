@@ -115,7 +115,18 @@ final class ExportCommand implements Callable<Integer> {
         throw new UserException("cannot restore checkpoint " + ckpt + " into the exported step: "
             + e.getMessage().lines().findFirst().orElse(""), e);
       }
-      ResourceSavedModel.write(s.session(), s.state().all(), s.saver(), sigs, null, TAGS, out);
+      // SIGINT/SIGTERM: remove this process's temporary export, as convert does
+      Thread cleanup = new Thread(() -> ExportDirectory.abandonOwnTemporaries(out), "export-cleanup");
+      Runtime.getRuntime().addShutdownHook(cleanup);
+      try {
+        ResourceSavedModel.write(s.session(), s.state().all(), s.saver(), sigs, null, TAGS, out);
+      } finally {
+        try {
+          Runtime.getRuntime().removeShutdownHook(cleanup);
+        } catch (IllegalStateException shuttingDown) {
+          // the JVM is exiting; the hook runs
+        }
+      }
     }
     o.printf(Locale.ROOT, "wrote %s: train_step (images float32 [%d,%d,%d,3] + labels int32 [%d] -> "
         + "loss, top1; continues from step %d), serving_default, logits_from_normalized (EMA weights); "

@@ -14,7 +14,7 @@ import org.tensorflow.types.TInt64;
 
 /**
  * Child JVM of {@link ExportTrainStepCliTest}: loads a trainable SavedModel, prints the global
- * step, the EMA logits of a batch ({@code logits_from_normalized}), then calls {@code train_step}
+ * step, the EMA logits and pooled features of a batch ({@code logits_from_normalized}), then calls {@code train_step}
  * {@code steps} times on that batch, printing each loss, and the global step again.
  * Args: SAVED_MODEL BATCH_FILE (int n, int res, n*res*res*3 floats, n int labels) STEPS.
  */
@@ -43,14 +43,8 @@ public final class TrainStepChild {
           .collect(java.util.stream.Collectors.joining(",")));
       printStep(b);
       try (Result r = b.function("logits_from_normalized").call(Map.of("normalized", images))) {
-        TFloat32 l = (TFloat32) r.get("logits").get();
-        float[] v = new float[(int) l.size()];
-        l.asRawTensor().data().asFloats().read(v);
-        StringBuilder sb = new StringBuilder("logits");
-        for (float f : v) {
-          sb.append(' ').append(f);
-        }
-        System.out.println(sb);
+        print("logits", (TFloat32) r.get("logits").get());
+        print("pooled", (TFloat32) r.get("pooled").get());
       }
       for (int i = 0; i < Integer.parseInt(args[2]); i++) {
         try (Result r = b.function("train_step").call(Map.of("images", images, "labels", labels))) {
@@ -59,6 +53,16 @@ public final class TrainStepChild {
       }
       printStep(b);
     }
+  }
+
+  private static void print(String key, TFloat32 t) {
+    float[] v = new float[(int) t.size()];
+    t.asRawTensor().data().asFloats().read(v);
+    StringBuilder sb = new StringBuilder(key);
+    for (float f : v) {
+      sb.append(' ').append(f);
+    }
+    System.out.println(sb);
   }
 
   private static void printStep(SavedModelBundle b) {
