@@ -113,7 +113,7 @@ final class ExportCommand implements Callable<Integer> {
         s.restore(ckpt.resolve(Checkpoints.VARIABLES).toString());
       } catch (RuntimeException e) {
         throw new UserException("cannot restore checkpoint " + ckpt + " into the exported step: "
-            + e.getMessage().lines().findFirst().orElse(""), e);
+            + String.valueOf(e.getMessage()).lines().findFirst().orElse(""), e);
       }
       // SIGINT/SIGTERM: remove this process's temporary export, as convert does
       Thread cleanup = new Thread(() -> ExportDirectory.abandonOwnTemporaries(out), "export-cleanup");
@@ -129,7 +129,8 @@ final class ExportCommand implements Callable<Integer> {
       }
     }
     o.printf(Locale.ROOT, "wrote %s: train_step (images float32 [%d,%d,%d,3] + labels int32 [%d] -> "
-        + "loss, top1; continues from step %d), serving_default, logits_from_normalized (EMA weights); "
+        + "loss, top1; continues from step %d), serving_default, encoded, logits_from_normalized, features "
+        + "(EMA weights); "
         + "tags serve,train%n", out, r.batch(), r.trainRes(), r.trainRes(), r.batch(), step);
     o.flush();
     return 0;
