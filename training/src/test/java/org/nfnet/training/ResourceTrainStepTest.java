@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nfnet.converters.HaikuParams;
 import org.nfnet.converters.WeightFileReader;
+import org.nfnet.training.data.FixedBatchInput;
 import org.nfnet.training.resource.ResourceTrainStep;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.graph.ResourceVariables;

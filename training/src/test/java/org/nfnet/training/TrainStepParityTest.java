@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.nfnet.converters.HaikuParams;
 import org.nfnet.converters.WeightFileReader;
+import org.nfnet.training.data.FixedBatchInput;
 import org.nfnet.zoo.NFNetConfig;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;

@@ -4,17 +4,16 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
-import org.nfnet.training.DatasetInput;
 import org.nfnet.training.ExponentialMovingAverage;
-import org.nfnet.training.InputSource;
 import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.OptimizerConfig;
-import org.nfnet.training.SyntheticInput;
 import org.nfnet.training.StepConfig;
 import org.nfnet.training.TrainStep;
 import org.nfnet.training.TrainingConfig;
 import org.nfnet.training.data.DataOptions;
 import org.nfnet.training.data.FashionMnist;
+import org.nfnet.training.data.InputSource;
+import org.nfnet.training.data.SyntheticInput;
 import org.nfnet.training.resource.ResourceTrainStep;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.graph.ForwardOptions;
@@ -59,7 +58,7 @@ public final class XlaProbeChild {
       FashionMnist fm = FashionMnist.load("fashion-mnist-subset");
       DataOptions d = DataOptions.of(res, res).withParallelCalls(1).withPrefetch(1)
           .withShuffleBuffer(256);
-      input = new DatasetInput(fm.train(d), fm.test(d), batch, 0L);
+      input = fm.input(d, batch, 0L);
       model = model.withNumClasses(input.numClasses());
     } else {
       throw new IllegalArgumentException("unknown input '" + in + "' (synthetic or fashion)");
