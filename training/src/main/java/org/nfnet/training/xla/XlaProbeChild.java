@@ -8,6 +8,7 @@ import org.nfnet.training.ExponentialMovingAverage;
 import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.OptimizerConfig;
 import org.nfnet.training.StepConfig;
+import org.nfnet.training.StepSession;
 import org.nfnet.training.TrainStep;
 import org.nfnet.training.TrainingConfig;
 import org.nfnet.training.data.DataOptions;
@@ -126,8 +127,8 @@ public final class XlaProbeChild {
       Operand<TFloat32> logits = tf.withName("logits").identity(
           new NFNet(model).build(tf, images, params, ForwardOptions.inference()).logits());
       Op init = vars.initializer(tf.withName("init"));
-      try (Session xla = new Session(g, ResourceTrainStep.sessionConfig(true));
-          Session plain = new Session(g, ResourceTrainStep.sessionConfig(false))) {
+      try (Session xla = new Session(g, StepSession.config(true));
+          Session plain = new Session(g, StepSession.config(false))) {
         float[][] out = new float[2][];
         Session[] ss = {xla, plain};
         for (int k = 0; k < 2; k++) {
