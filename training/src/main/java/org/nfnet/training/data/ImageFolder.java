@@ -28,8 +28,8 @@ import org.tensorflow.types.TUint8;
  * counted ({@link #skipped()}) and reported in one warning, so {@link #size()} is exact for them. As
  * a safety net for files that pass the check but still fail to decode, the pipeline also has an
  * {@code IgnoreErrorsDataset} after the decode map: such elements are dropped (TF logs a warning)
- * instead of failing the run. (Such drops shift later batches, so {@code build(..., startStep)}
- * resumes exactly only when no file is dropped at run time.)
+ * instead of failing the run. (Such drops shift later batches, so a stream resumed with {@link
+ * InputSource#startingAt} is exact only when no file is dropped at run time.)
  *
  * <p>{@link #input} is the training stream at a batch size and seed, evaluated on another folder.
  *
