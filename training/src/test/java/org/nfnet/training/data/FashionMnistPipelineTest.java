@@ -6,7 +6,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 import org.tensorflow.Session;
-import org.tensorflow.exceptions.TFOutOfRangeException;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 
@@ -38,13 +37,7 @@ class FashionMnistPipelineTest {
       double[] sum = new double[3];
       int[] sizes = new int[5];
       int k = 0;
-      while (true) {
-        Fetch f;
-        try {
-          f = Fetch.next(s, b);
-        } catch (TFOutOfRangeException end) {
-          break;
-        }
+      for (Fetch f; (f = Fetch.nextInPass(s, b)) != null; ) {
         assertEquals(Shape.of(f.n(), 28, 28, 3), f.shape());
         for (int i = 0; i < f.n(); i++) {
           assertEquals(fm.testLabels().get(seen + i), f.labels()[i], "eval keeps file order");

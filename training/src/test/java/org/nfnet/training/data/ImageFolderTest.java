@@ -16,7 +16,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nfnet.zoo.preprocess.EvalPreprocessing;
 import org.tensorflow.Graph;
 import org.tensorflow.Session;
-import org.tensorflow.exceptions.TFOutOfRangeException;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 
@@ -115,13 +114,7 @@ class ImageFolderTest {
       int seen = 0;
       int[] labels = new int[16];
       float[] gradientOut = null;
-      while (true) {
-        Fetch f;
-        try {
-          f = Fetch.next(s, b);
-        } catch (TFOutOfRangeException end) {
-          break;
-        }
+      for (Fetch f; (f = Fetch.nextInPass(s, b)) != null; ) {
         assertEquals(Shape.of(f.n(), size, size, 3), f.shape());
         int per = size * size * 3;
         for (int i = 0; i < f.n(); i++) {
