@@ -34,11 +34,12 @@ public final class BenchSections {
       case "compare" -> ModelComparison.run(s);
       case "infer-profile" -> InferProfile.run(s);
       case "pytorch" -> PyTorchBaseline.run(s);
+      case "train-memory" -> TrainMemory.run(s);
       default -> throw new IllegalArgumentException("unknown bench section '" + section
           + "'; valid: peak, infer, train, convert, train-profile, infer-profile, compare, pytorch, "
           + "train-memory");
     };
-    r.put("peak_rss_mb", Memory.peakRssBytes() / 1e6);
+    r.put("peak_rss_mb", Memory.lifetimePeakBytes() / 1e6);
     return r;
   }
 

@@ -29,7 +29,7 @@ final class OnnxRuntimeBaseline implements AutoCloseable {
   private final double parity;
   private final JsonNode export;
 
-  private OnnxRuntimeBaseline(Path model, int threads, JsonNode export)
+  OnnxRuntimeBaseline(Path model, int threads, JsonNode export)
       throws OrtException, IOException {
     this.export = export;
     try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {

@@ -84,7 +84,7 @@ final class PyTorchBaseline {
       try (OnnxRuntimeBaseline ort = OnnxRuntimeBaseline.load(pt, s.workDir(), threads)) {
         r.set("onnx_export", ort.export());
         r.put("onnxruntime_parity_rel", ort.parity());
-        summary.append(String.format(Locale.ROOT, "ONNX Runtime (intra-op %d, inter-op 1, "
+        progress(summary, String.format(Locale.ROOT, "ONNX Runtime (intra-op %d, inter-op 1, "
             + "ALL_OPT) logits vs PyTorch's: max diff %.2g of the max |logit|%n", threads,
             ort.parity()));
         inference(s, c, pt, ort, r, summary);
@@ -276,8 +276,18 @@ final class PyTorchBaseline {
         medians.remove(worst);
       }
     }
-    summary.append(line).append(" finalists: ").append(String.join(", ", keys)).append('\n');
+    progress(summary, line + " finalists: " + String.join(", ", keys) + "\n");
     return keys;
+  }
+
+  /**
+   * Adds a line to the summary and prints it at once: a run takes tens of minutes on a loaded
+   * machine, and a late failure should not take the finished figures with it.
+   */
+  private static void progress(StringBuilder summary, String line) {
+    summary.append(line);
+    System.out.print("[so far] " + line);
+    System.out.flush();
   }
 
   /**
@@ -309,8 +319,8 @@ final class PyTorchBaseline {
     double ips = batch / st.median();
     r.set(key + "_seconds", BenchSections.stats(st, "s per call"));
     r.put(key + "_images_per_s", ips);
-    summary.append(String.format(Locale.ROOT, "  %-62s %6.2f img/s (+-%.0f%%)", label, ips,
-        st.spreadPercent()));
+    StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
+        "  %-62s %6.2f img/s (+-%.0f%%)", label, ips, st.spreadPercent()));
     for (int a = 0; a < anchors.size(); a++) {
       double[] base = bases.get(a);
       double[] perRound = new double[seconds.length];
@@ -318,9 +328,9 @@ final class PyTorchBaseline {
       Stats ratio = Stats.of(perRound);
       r.set(key + "_over_" + anchors.get(a).key(), BenchSections.stats(ratio,
           "x " + anchors.get(a).name() + " images/s"));
-      summary.append(String.format(Locale.ROOT, "  %.2fx %s (%.2f-%.2f)", ratio.median(),
+      line.append(String.format(Locale.ROOT, "  %.2fx %s (%.2f-%.2f)", ratio.median(),
           anchors.get(a).name(), ratio.min(), ratio.max()));
     }
-    summary.append('\n');
+    progress(summary, line.append('\n').toString());
   }
 }
