@@ -68,6 +68,14 @@ final class BenchCommand implements Callable<Integer> {
           + "on a loaded machine.")
   List<String> torchForms;
 
+  @Option(names = "--batches", split = ",",
+      description = "pytorch section: inference batch sizes (default 1,8).")
+  List<Integer> batches;
+
+  @Option(names = "--phases", split = ",",
+      description = "pytorch section: train and/or infer (default both).")
+  List<String> phases;
+
   @Option(names = "--child", hidden = true)
   String child;
 
@@ -75,7 +83,8 @@ final class BenchCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     BenchSections.Settings s = new BenchSections.Settings(variant, repeats, warmup, threads,
         workDir.toAbsolutePath(), weights,
-        models == null ? null : models.stream().map(Path::toAbsolutePath).toList(), torchForms);
+        models == null ? null : models.stream().map(Path::toAbsolutePath).toList(), torchForms,
+        batches, phases);
     if (child != null) {
       ObjectNode out = BenchSections.run(child, s);
       System.out.println(BenchSections.RESULT_PREFIX + new ObjectMapper().writeValueAsString(out));
@@ -120,6 +129,12 @@ final class BenchCommand implements Callable<Integer> {
     }
     if (torchForms != null) {
       cmd.add("--torch-forms=" + String.join(",", torchForms));
+    }
+    if (batches != null) {
+      cmd.add("--batches=" + String.join(",", batches.stream().map(String::valueOf).toList()));
+    }
+    if (phases != null) {
+      cmd.add("--phases=" + String.join(",", phases));
     }
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     String result = null;

@@ -16,7 +16,8 @@ public final class BenchSections {
 
   /** Options shared by all sections. */
   public record Settings(String variant, int repeats, int warmup, int threads, Path workDir,
-      Path weights, java.util.List<Path> models, java.util.List<String> torchForms) {
+      Path weights, java.util.List<Path> models, java.util.List<String> torchForms,
+      java.util.List<Integer> batches, java.util.List<String> phases) {
     NFNetConfig config() {
       return NFNetConfig.resolve(variant);
     }

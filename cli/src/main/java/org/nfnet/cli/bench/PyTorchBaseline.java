@@ -80,7 +80,14 @@ final class PyTorchBaseline {
     try (PyTorchProcess pt = PyTorchProcess.start(threads)) {
       // Training first, in the fresh JVM: after the inference phase (four models loaded, run and
       // closed) our training steps measured ~25% slower than in the train section's own JVM.
-      training(s, c, pt, r, summary);
+      if (s.phases() == null || s.phases().contains("train")) {
+        training(s, c, pt, r, summary);
+      }
+      if (s.phases() != null && !s.phases().contains("infer")) {
+        r.put("pytorch_peak_rss_mb", pt.peakRssMb());
+        r.put("summary", summary.toString());
+        return r;
+      }
       try (OnnxRuntimeBaseline ort = OnnxRuntimeBaseline.load(pt, s.workDir(), threads)) {
         r.set("onnx_export", ort.export());
         r.put("onnxruntime_parity_rel", ort.parity());
@@ -112,7 +119,9 @@ final class PyTorchBaseline {
         models.add(m);
         fns.add(m.bundle().function(NFNetExporter.LOGITS_FROM_NORMALIZED));
       }
-      for (int n : InferenceBench.BATCHES) {
+      int[] batches = s.batches() == null ? InferenceBench.BATCHES
+          : s.batches().stream().mapToInt(Integer::intValue).toArray();
+      for (int n : batches) {
         int rounds = s.repeats();
         Anchor fp32 = pytorch(pt, "pytorch_fp32", "PyTorch fp32", "infer", INFER_FORMS, "", n,
             rounds, s, r, summary);
@@ -264,6 +273,10 @@ final class PyTorchBaseline {
         "%s batch %d, candidate forms (median of 3 calls):", what, batch));
     for (String key : candidates) {
       pt.prepare(key);
+      if (candidates.size() <= FINALISTS) { // all run in every round: nothing to choose
+        keys.add(key);
+        continue;
+      }
       pt.run(key);
       double med = Stats.of(new double[] {pt.run(key), pt.run(key), pt.run(key)}).median();
       line.append(String.format(Locale.ROOT, " %s %.2f img/s;", key, batch / med));
