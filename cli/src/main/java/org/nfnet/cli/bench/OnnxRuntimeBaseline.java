@@ -37,6 +37,9 @@ final class OnnxRuntimeBaseline implements AutoCloseable {
       o.setInterOpNumThreads(1);
       o.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
       o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+      if (passiveWaiting()) {
+        o.addConfigEntry("session.intra_op.allow_spinning", "0");
+      }
       session = env.createSession(model.toString(), o);
     }
     parity = checkParity(model);
@@ -50,6 +53,17 @@ final class OnnxRuntimeBaseline implements AutoCloseable {
       throws IOException, OrtException {
     Path model = BenchSections.ensureDir(workDir).resolve("f0_pytorch_opset17.onnx");
     return new OnnxRuntimeBaseline(model, threads, pt.exportOnnx(model));
+  }
+
+  /**
+   * Whether the anchors' worker threads should sleep rather than spin while they wait: asked for
+   * with {@code OMP_WAIT_POLICY=PASSIVE}, which PyTorch's OpenMP reads itself. On a machine shared
+   * with other jobs, spinning runtimes lose most of their speed (PyTorch 1.13 F0 batch 1 ran 8x
+   * slower with OpenMP's default spinning than with passive waiting, BENCHMARKS.md); on a quiet
+   * machine spinning is the faster default, so it stays the default.
+   */
+  static boolean passiveWaiting() {
+    return "PASSIVE".equalsIgnoreCase(System.getenv("OMP_WAIT_POLICY"));
   }
 
   /** Max |ORT - PyTorch| over the check batch's logits, relative to PyTorch's max |logit|. */

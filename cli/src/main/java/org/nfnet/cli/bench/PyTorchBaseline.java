@@ -91,6 +91,7 @@ final class PyTorchBaseline {
       try (OnnxRuntimeBaseline ort = OnnxRuntimeBaseline.load(pt, s.workDir(), threads)) {
         r.set("onnx_export", ort.export());
         r.put("onnxruntime_parity_rel", ort.parity());
+        r.put("anchors_wait_passively", OnnxRuntimeBaseline.passiveWaiting());
         progress(summary, String.format(Locale.ROOT, "ONNX Runtime (intra-op %d, inter-op 1, "
             + "ALL_OPT) logits vs PyTorch's: max diff %.2g of the max |logit|%n", threads,
             ort.parity()));
