@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """PyTorch baseline for `./nfnet bench --sections pytorch`: the same NFNet, timed on the same machine.
 
-Issue #6 measures this toolkit against PyTorch + timm's `dm_nfnet_f0`. timm cannot be installed on
-these machines (no PyPI), but Debian's `python3-torch` (1.13) can, so this file is a small,
-independent PyTorch NFNet written with the op choices timm makes for its `dm_nfnet_*` models, so
-that its speed stands for timm's:
+Issues #6 and #19 measure this toolkit against PyTorch + timm's `dm_nfnet_f0`. This file is a small,
+independent PyTorch NFNet for Debian's `python3-torch` (1.13), written with the op choices timm makes
+for its `dm_nfnet_*` models, so that its speed stands for timm's (timm's own model, timed beside it
+by timm_compare.py, ran at 0.92x of it: BENCHMARKS.md); it needs no timm:
   - NCHW tensors (timm's default); channels-last is timed too, and inference also through
     TorchScript's optimize_for_inference (frozen, oneDNN layouts), as `timm`'s benchmark script
-    can: the Java side compares against the fastest of them;
+    can, in float32 and under bf16 autocast: the Java side compares against the fastest of them;
+  - `export_onnx`: the same F0 as ONNX (opset 17, standardized weights as constants) for the ONNX
+    Runtime baseline;
   - scaled weight standardization through `F.batch_norm` over the [1, O, I*H*W] weight, recomputed
     on every forward pass (timm's ScaledStdConv2d);
   - SAME padding as `F.pad` for strided convs, symmetric conv padding otherwise;
