@@ -51,7 +51,7 @@ final class OnnxRuntimeBaseline implements AutoCloseable {
    */
   static OnnxRuntimeBaseline load(PyTorchProcess pt, Path workDir, int threads)
       throws IOException, OrtException {
-    Path model = BenchSections.ensureDir(workDir).resolve("f0_pytorch_opset17.onnx");
+    Path model = java.nio.file.Files.createDirectories(workDir).resolve("f0_pytorch_opset17.onnx");
     return new OnnxRuntimeBaseline(model, threads, pt.exportOnnx(model));
   }
 

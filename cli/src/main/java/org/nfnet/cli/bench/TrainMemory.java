@@ -6,6 +6,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.Locale;
+import org.nfnet.training.ExponentialMovingAverage;
+import org.nfnet.training.TrainState;
 import org.nfnet.training.TrainStep;
 import org.nfnet.zoo.NFNetConfig;
 import org.tensorflow.Graph;
@@ -122,8 +124,8 @@ final class TrainMemory {
         default -> 4;
       };
       String name = op.name();
-      int k = name.startsWith(TrainStep.EMA_SCOPE + "/") ? 2 : name.startsWith("optimizer") ? 1
-          : t == DataType.DT_FLOAT && !name.equals(TrainStep.GLOBAL_STEP) ? 0 : 3;
+      int k = name.startsWith(ExponentialMovingAverage.SCOPE + "/") ? 2 : name.startsWith("optimizer") ? 1
+          : t == DataType.DT_FLOAT && !name.equals(TrainState.GLOBAL_STEP) ? 0 : 3;
       mb[k] += n * bytes / 1e6;
     }
     return mb;
