@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """PyTorch baseline for `./nfnet bench --sections pytorch`: the same NFNet, timed on the same machine.
 
-Issue #6 measures this toolkit against PyTorch + timm's `dm_nfnet_f0`. timm cannot be installed on
-these machines (no PyPI), but Debian's `python3-torch` (1.13) can, so this file is a small,
-independent PyTorch NFNet written with the op choices timm makes for its `dm_nfnet_*` models, so
-that its speed stands for timm's:
+Issues #6 and #19 measure this toolkit against PyTorch + timm's `dm_nfnet_f0`. This file is a small,
+independent PyTorch NFNet for Debian's `python3-torch` (1.13), written with the op choices timm makes
+for its `dm_nfnet_*` models, so that its speed stands for timm's (timm's own model, timed beside it
+by timm_compare.py, ran at 0.92x of it: BENCHMARKS.md); it needs no timm:
   - NCHW tensors (timm's default); channels-last is timed too, and inference also through
     TorchScript's optimize_for_inference (frozen, oneDNN layouts), as `timm`'s benchmark script
-    can: the Java side compares against the fastest of them;
+    can, in float32 and under bf16 autocast: the Java side compares against the fastest of them;
+  - `export_onnx`: the same F0 as ONNX (opset 17, standardized weights as constants) for the ONNX
+    Runtime baseline;
   - scaled weight standardization through `F.batch_norm` over the [1, O, I*H*W] weight, recomputed
     on every forward pass (timm's ScaledStdConv2d);
   - SAME padding as `F.pad` for strided convs, symmetric conv padding otherwise;
@@ -31,6 +33,7 @@ import argparse
 import copy
 import json
 import math
+import os
 import pickle
 import resource
 import statistics
@@ -108,7 +111,7 @@ class WSConv2d(nn.Conv2d):
     # which is what the timings use.
     exact = False
 
-    def forward(self, x):
+    def standardize(self):
         if self.exact:
             w = self.weight
             mean = w.mean((1, 2, 3), keepdim=True)
@@ -119,6 +122,13 @@ class WSConv2d(nn.Conv2d):
             w = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None,
                              weight=(self.gain * self.scale).view(-1), training=True,
                              momentum=0.0, eps=self.eps).reshape_as(self.weight)
+        return w
+
+    def forward(self, x):
+        # export_onnx registers the standardized weight as a buffer, so that the exported graph
+        # holds it as a constant instead of recomputing it on every call.
+        w = getattr(self, "standardized", None)
+        w = self.standardize() if w is None else w
         if self.pad_dynamically:
             x = pad_same(x, self.kernel_size[0], self.stride[0])
         return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
@@ -335,23 +345,31 @@ def stats(seconds, batch):
             "seconds_max": max(seconds), "n": len(seconds)}
 
 
-def make_inference(model, res, batch, channels_last, torchscript):
+def make_inference(model, res, batch, channels_last, torchscript, bf16=False):
     """One inference call as a function: eager eval, or TorchScript's optimize_for_inference (trace,
     freeze: the standardized weights become constants; oneDNN blocked layouts and conv fusions),
-    the fastest PyTorch 1.13 offers. Works on its own copy of the model."""
+    the fastest PyTorch 1.13 offers. bf16: under torch.autocast("cpu", dtype=torch.bfloat16), the
+    form PyTorch documents for CPU mixed precision (for TorchScript the trace records autocast's
+    casts, and freezing folds the weights' casts into bf16 constants). Works on its own copy."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     m = copy.deepcopy(model).eval().to(memory_format=fmt)
     x = torch.randn(batch, 3, res, res).to(memory_format=fmt)
-    with torch.no_grad():
+    with torch.no_grad(), autocast(bf16):
         if torchscript:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # tracer warnings about Python ints in pad_same
-                m = torch.jit.optimize_for_inference(torch.jit.trace(m, x).eval())
+                traced = torch.jit.trace(m, x, check_trace=False).eval()
+            m = torch.jit.optimize_for_inference(traced) if not bf16 else torch.jit.freeze(traced)
 
     def call():
-        with torch.no_grad():
+        with torch.no_grad(), autocast(bf16):
             return m(x)
     return call
+
+
+def autocast(bf16):
+    """CPU bf16 autocast when bf16, else a no-op context."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
 
 
 def unitwise_norm(p):
@@ -372,23 +390,28 @@ def agc_(params, clipping=0.01, eps=1e-3):
         p.grad.detach().copy_(torch.where(g_norm < max_norm, p.grad.detach(), clipped))
 
 
-def make_training(model, res, batch, channels_last, full):
-    """One training step as a function, on its own copy of the model."""
+def make_training(model, res, batch, channels_last, full, bf16=False):
+    """One training step as a function, on its own copy of the model (ours or timm's: the
+    classifier, which AGC leaves unclipped, is the last nn.Linear). bf16: forward and loss under
+    autocast, as PyTorch's CPU mixed-precision recipe does (weights and optimizer stay float32)."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     m = copy.deepcopy(model).train().to(memory_format=fmt)
+    fc = [mod for mod in m.modules() if isinstance(mod, nn.Linear)][-1]
     x = torch.randn(batch, 3, res, res).to(memory_format=fmt)
-    y = torch.randint(0, m.fc.out_features, (batch,))
+    y = torch.randint(0, fc.out_features, (batch,))
     decay = [p for n, p in m.named_parameters() if n.endswith("weight") and p.ndim > 1]
     no_decay = [p for n, p in m.named_parameters() if not (n.endswith("weight") and p.ndim > 1)]
     opt = torch.optim.SGD([{"params": decay, "weight_decay": 2e-5},
                            {"params": no_decay, "weight_decay": 0.0}],
                           lr=0.1, momentum=0.9, nesterov=True)
-    clipped = [p for n, p in m.named_parameters() if not n.startswith("fc.")]
+    head = {id(p) for p in fc.parameters()}
+    clipped = [p for p in m.parameters() if id(p) not in head]
     ema = [p.detach().clone() for p in m.parameters()] if full else None
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(m(x), y, label_smoothing=0.1)
+        with autocast(bf16):
+            loss = F.cross_entropy(m(x), y, label_smoothing=0.1)
         loss.backward()
         if full:
             agc_(clipped)
@@ -402,31 +425,74 @@ def make_training(model, res, batch, channels_last, full):
 
 
 def make(model, key, infer_res, train_res):
-    """The function a key names: infer_{eager|torchscript}_{nchw|channels_last}_b{N} or
-    train_{plain|full}_{nchw|channels_last}_b{N}."""
+    """The function a key names: infer_{eager|torchscript}_{nchw|channels_last}[_bf16]_b{N} or
+    train_{plain|full}_{nchw|channels_last}[_bf16]_b{N}."""
     kind, mode, rest = key.split("_", 2)
     layout, batch = rest.rsplit("_b", 1)
+    bf16 = layout.endswith("_bf16")
+    layout = layout[:-len("_bf16")] if bf16 else layout
     if layout not in ("nchw", "channels_last") or not batch.isdigit():
         raise ValueError(f"bad key {key!r}")
     cl, batch = layout == "channels_last", int(batch)
     if kind == "infer" and mode in ("eager", "torchscript"):
-        return make_inference(model, infer_res, batch, cl, mode == "torchscript")
+        return make_inference(model, infer_res, batch, cl, mode == "torchscript", bf16)
     if kind == "train" and mode in ("plain", "full"):
-        return make_training(model, train_res, batch, cl, mode == "full")
+        return make_training(model, train_res, batch, cl, mode == "full", bf16)
     raise ValueError(f"bad key {key!r}")
 
 
-ALL_KEYS = [f"{kind}_{mode}_{layout}_b{b}"
+ALL_KEYS = [f"{kind}_{mode}_{layout}{precision}_b{b}"
+            for precision in ("", "_bf16")
             for layout in ("nchw", "channels_last")
             for kind, mode, b in (("infer", "eager", 1), ("infer", "eager", 8),
                                   ("infer", "torchscript", 1), ("infer", "torchscript", 8),
                                   ("train", "plain", 8), ("train", "full", 8))]
 
 
+def export_onnx(model, path, res):
+    """F0 as ONNX (opset 17) for ONNX Runtime, with the standardized weights precomputed as
+    constants and a dynamic batch axis, plus a parity check: a batch of 2 and its PyTorch logits are
+    written beside it (PATH.input.f32, PATH.logits.f32: raw little-endian float32) for the Java side
+    to compare ONNX Runtime's logits with, and compared here too when onnxruntime is importable.
+    Skip gains are set to 1 first (the random init zeroes them, which would leave every residual
+    branch out of the check)."""
+    m = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, NFBlock):
+                mod.skip_gain.fill_(1.0)
+        x = torch.randn(2, 3, res, res, generator=torch.Generator().manual_seed(1))
+        want = m(x)
+        for mod in m.modules():
+            if isinstance(mod, WSConv2d):
+                mod.register_buffer("standardized", mod.standardize().detach().clone())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about Python ints in pad_same
+            torch.onnx.export(m, x, path + ".tmp", opset_version=17, input_names=["input"],
+                              output_names=["logits"], dynamic_axes={"input": {0: "batch"},
+                                                                     "logits": {0: "batch"}})
+    os.replace(path + ".tmp", path)
+    x.numpy().astype("<f4").tofile(path + ".input.f32")
+    want.numpy().astype("<f4").tofile(path + ".logits.f32")
+    out = {"path": path, "opset": 17, "input_shape": list(x.shape), "logits_shape": list(want.shape),
+           "max_abs_logit": float(want.abs().max())}
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        out["python_onnxruntime_check"] = None
+        return out
+    got = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(
+        None, {"input": x.numpy()})[0]
+    out["python_onnxruntime_check"] = {"onnxruntime": ort.__version__,
+                                       "max_abs_logit_diff": float(np.abs(got - want.numpy()).max())}
+    return out
+
+
 def serve(model, infer_res, train_res):
     """Line protocol for `./nfnet bench --sections pytorch`, which interleaves our calls with these
     so that both see the same machine state (this VM's speed drifts by up to 2x over minutes).
-    Requests (one JSON object per line): {"op": "prepare"|"run"|"drop", "key": K}, {"op": "quit"}.
+    Requests (one JSON object per line): {"op": "prepare"|"run"|"drop", "key": K},
+    {"op": "export_onnx", "key": PATH}, {"op": "quit"}.
     Replies: {"ok": true} or {"seconds": s} for run, or {"error": message}."""
     fns = {}
     print(json.dumps({"ready": True}), flush=True)
@@ -439,6 +505,8 @@ def serve(model, infer_res, train_res):
             if op == "prepare":
                 fns[key] = make(model, key, infer_res, train_res)
                 reply = {"ok": True}
+            elif op == "export_onnx":  # key: the .onnx path to write
+                reply = export_onnx(model, key, infer_res)
             elif op == "drop":
                 fns.pop(key, None)
                 reply = {"ok": True}
@@ -467,6 +535,8 @@ def main(argv=None):
                     help="GELU form for the timings: erf (timm's dm_nfnet) or tanh (DeepMind's)")
     ap.add_argument("--serve", action="store_true",
                     help="answer prepare/run requests on stdin (used by ./nfnet bench)")
+    ap.add_argument("--export-onnx", metavar="PATH",
+                    help="write F0 (random weights) as ONNX with a parity check, print it, exit")
     ap.add_argument("--check-fixture", metavar="DIR",
                     help="DeepMind's T0 fixture directory: report logits deviation and exit")
     ap.add_argument("--structure", metavar="JSON",
@@ -491,6 +561,10 @@ def main(argv=None):
         return 0
     model = NFNet(shapes, F0["stochdepth_rate"], F0["drop_rate"])
     out["params"] = sum(p.numel() for p in model.parameters())
+    if a.export_onnx:
+        out["onnx"] = export_onnx(model, a.export_onnx, a.infer_res)
+        print(json.dumps(out))
+        return 0
     if a.serve:
         serve(model, a.infer_res, a.train_res)
         return 0

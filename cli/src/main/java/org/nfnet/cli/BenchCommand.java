@@ -27,8 +27,10 @@ final class BenchCommand implements Callable<Integer> {
       description = "Any of peak, infer, train, convert, train-profile and infer-profile (op-type breakdowns of "
           + "the training step and of an inference call), compare (A/B of the SavedModels given by "
           + "--models), pytorch (F0 inference and training timed round-robin against PyTorch "
-          + "float32 on this machine: bench/pytorch/nfnet_torch.py under Debian's python3-torch, "
-          + "or the Python named by NFNET_PYTHON); the last four are not in the default set "
+          + "and ONNX Runtime on this machine, each precision against the same precision: "
+          + "bench/pytorch/nfnet_torch.py under Debian's python3-torch, or the Python named by "
+          + "NFNET_PYTHON), train-memory (memory of one training process by phase); the last "
+          + "five are not in the default set "
           + "(default ${DEFAULT-VALUE}).")
   List<String> sections;
 
@@ -60,6 +62,20 @@ final class BenchCommand implements Callable<Integer> {
       description = "SavedModel directories for the compare section (the first is the baseline).")
   List<Path> models;
 
+  @Option(names = "--torch-forms", split = ",",
+      description = "pytorch section: only these PyTorch candidate forms (e.g. "
+          + "torchscript_channels_last,eager_channels_last; default: every form). For short runs "
+          + "on a loaded machine.")
+  List<String> torchForms;
+
+  @Option(names = "--batches", split = ",",
+      description = "pytorch section: inference batch sizes (default 1,8).")
+  List<Integer> batches;
+
+  @Option(names = "--phases", split = ",",
+      description = "pytorch section: train and/or infer (default both).")
+  List<String> phases;
+
   @Option(names = "--child", hidden = true)
   String child;
 
@@ -67,7 +83,8 @@ final class BenchCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     BenchSections.Settings s = new BenchSections.Settings(variant, repeats, warmup, threads,
         workDir.toAbsolutePath(), weights,
-        models == null ? null : models.stream().map(Path::toAbsolutePath).toList());
+        models == null ? null : models.stream().map(Path::toAbsolutePath).toList(), torchForms,
+        batches, phases);
     if (child != null) {
       ObjectNode out = BenchSections.run(child, s);
       System.out.println(BenchSections.RESULT_PREFIX + new ObjectMapper().writeValueAsString(out));
@@ -109,6 +126,15 @@ final class BenchCommand implements Callable<Integer> {
     if (models != null) {
       cmd.add("--models=" + String.join(",",
           models.stream().map(m -> m.toAbsolutePath().toString()).toList()));
+    }
+    if (torchForms != null) {
+      cmd.add("--torch-forms=" + String.join(",", torchForms));
+    }
+    if (batches != null) {
+      cmd.add("--batches=" + String.join(",", batches.stream().map(String::valueOf).toList()));
+    }
+    if (phases != null) {
+      cmd.add("--phases=" + String.join(",", phases));
     }
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     String result = null;

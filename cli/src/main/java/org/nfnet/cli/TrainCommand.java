@@ -10,7 +10,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.nfnet.savedmodel.NFNetExporter;
-import org.nfnet.training.DatasetInput;
 import org.nfnet.training.FineTuning;
 import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.OptimizerConfig;

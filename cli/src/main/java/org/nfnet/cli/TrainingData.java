@@ -4,25 +4,27 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.nfnet.training.data.DataOptions;
-import org.nfnet.training.data.Dataset;
 import org.nfnet.training.data.FashionMnist;
 import org.nfnet.training.data.ImageFolder;
+import org.nfnet.training.data.InputSource;
 
 /**
  * Resolves {@code --data}: {@code fashion-mnist} (Debian's package files, else the bundled
  * subset), {@code fashion-mnist-subset}, or an image folder (one sub-folder per class; with
  * {@code train/} and {@code val/} or {@code test/} splits when present).
  *
+ * @param input the training stream at {@code --batch} and {@code --seed}; its {@link
+ *     InputSource#eval()} is the evaluation split, or null
  * @param cropPadding the eval preprocessing the exported model should use (0: plain resize, as the
  *     Fashion-MNIST pipeline evaluates; 32: DeepMind's resize_crop_32, as image folders do)
  */
-record TrainingData(Dataset train, Dataset test, List<String> classNames, String description,
+record TrainingData(InputSource input, List<String> classNames, String description,
     int cropPadding) {
 
-  static TrainingData resolve(String data, DataOptions options) {
+  static TrainingData resolve(String data, DataOptions options, int batch, long seed) {
     if (data.startsWith("fashion-mnist")) {
       FashionMnist fm = FashionMnist.load(data);
-      return new TrainingData(fm.train(options), fm.test(options), FashionMnist.CLASS_NAMES,
+      return new TrainingData(fm.input(options, batch, seed), FashionMnist.CLASS_NAMES,
           fm.description(), 0);
     }
     Path root = Path.of(data);
@@ -41,13 +43,10 @@ record TrainingData(Dataset train, Dataset test, List<String> classNames, String
     ImageFolder train = ImageFolder.open(trainDir, options);
     checkClasses(train, trainDir);
     ImageFolder test = evalDir != null ? ImageFolder.open(evalDir, options) : null;
-    if (test != null && !test.classNames().equals(train.classNames())) {
-      throw new IllegalArgumentException(evalDir + " has classes " + test.classNames()
-          + " but " + trainDir + " has " + train.classNames());
-    }
+    InputSource input = train.input(batch, seed, test);
     String desc = "image folder " + trainDir + " (" + train.size() + " images, "
         + train.numClasses() + " classes)" + (test != null ? ", eval " + evalDir : ", no eval split");
-    return new TrainingData(train, test, train.classNames(), desc, 32);
+    return new TrainingData(input, train.classNames(), desc, 32);
   }
 
   /** A classifier needs two classes, each with images: an empty folder would be a dead output. */

@@ -10,7 +10,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.nfnet.savedmodel.NFNetExporter;
-import org.nfnet.training.DatasetInput;
 import org.nfnet.training.FineTuning;
 import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.OptimizerConfig;
@@ -23,6 +22,7 @@ import org.nfnet.training.data.Augment;
 import org.nfnet.training.distributed.ClusterSpec;
 import org.nfnet.training.distributed.PeerFailureException;
 import org.nfnet.training.data.DataOptions;
+import org.nfnet.training.data.InputSource;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
 
@@ -109,9 +109,12 @@ final class TrainingRun {
       case "deepmind" -> Augment.deepMind(model.raLevel() != null ? model.raLevel() : "405");
       default -> throw new UserException("--augment must be none or deepmind, got '" + aug + "'");
     };
-    TrainingData data = TrainingData.resolve(s.data(), DataOptions.of(trainRes, evalRes).withAugment(augment));
-    if (model.numClasses() != data.train().numClasses()) {
-      model = model.withNumClasses(data.train().numClasses());
+    TrainingData data = TrainingData.resolve(s.data(), DataOptions.of(trainRes, evalRes).withAugment(augment),
+        s.batch(), s.seed());
+    InputSource input = data.input();
+    InputSource test = input.eval();
+    if (model.numClasses() != input.numClasses()) {
+      model = model.withNumClasses(input.numClasses());
     }
     if (cluster != null || devices > 1) {
       int replicas = devices * (cluster == null ? 1 : cluster.numTasks());
@@ -121,8 +124,7 @@ final class TrainingRun {
     // With MixUp/CutMix each step consumes two examples per output example (as DeepMind).
     long perStep = (long) s.batch() * (augment.any() && (augment.mixup() || augment.cutmix()) ? 2 : 1);
     long steps = s.steps() != null ? s.steps()
-        : (long) Math.ceil(s.epochs() * data.train().size() / (double) perStep);
-    DatasetInput input = new DatasetInput(data.train(), data.test(), s.batch(), s.seed());
+        : (long) Math.ceil(s.epochs() * input.size() / (double) perStep);
     ObjectNode saved = s.resume() ? RunDirectory.read(s.out()) : null;
     ResumePlan plan = s.resume() ? ResumePlan.of(s.out(), steps, session.targetGiven()) : null;
     long planned = saved != null ? RunDirectory.plannedSteps(saved) : steps;
@@ -135,12 +137,12 @@ final class TrainingRun {
         : RunDirectory.stretches(saved, plan.step(), steps);
     LearningRateSchedule schedule = stretches.isEmpty() ? base : new StretchedSchedule(base, stretches);
     int evalEvery = s.evalEvery() != null ? s.evalEvery() : (int) Math.max(1, steps / 10);
-    int fullEval = data.test() == null ? 0 : (int) ((data.test().size() + s.batch() - 1) / s.batch());
+    int fullEval = test == null ? 0 : (int) ((test.size() + s.batch() - 1) / s.batch());
     int evalBatches = s.evalBatches() > 0 ? s.evalBatches() : Math.min(fullEval, evalEvery);
     cfg = cfg.with(b -> b.steps(steps)
         .step(st -> st.emaDecay(s.emaDecay()).regularize(s.regularize()).bf16(s.bf16())
             .xla(s.xla()).device(s.device()).seed(s.seed()))
-        .eval(data.test() != null ? evalEvery : 0, evalBatches)
+        .eval(test != null ? evalEvery : 0, evalBatches)
         .checkpointEvery(s.checkpointEvery()).resume(s.resume())
         .cluster(cluster).devices(devices));
     FineTuneWeights weights = s.finetune() != null && !s.resume() ? FineTuneWeights.open(s.finetune(), model) : null;
@@ -171,10 +173,10 @@ final class TrainingRun {
           s.batch(), s.lr(), s.batch(), base.warmupSteps(), base.warmupSteps() / stepsPerEpoch,
           base.warmupSteps() < Math.round(s.warmupEpochs() * stepsPerEpoch) ? ", capped at half the run" : "",
           steps, s.clipping() > 0 ? "lambda " + s.clipping() : "off", s.weightDecay(), s.emaDecay(), aug);
-      if (data.test() != null) {
+      if (test != null) {
         o.printf(Locale.ROOT, "eval     every %d steps on %d images, the final one on %d%n", evalEvery,
-            Math.min(data.test().size(), (long) evalBatches * s.batch()),
-            s.evalBatches() > 0 ? Math.min(data.test().size(), (long) evalBatches * s.batch()) : data.test().size());
+            Math.min(test.size(), (long) evalBatches * s.batch()),
+            s.evalBatches() > 0 ? Math.min(test.size(), (long) evalBatches * s.batch()) : test.size());
       }
       if (weights != null) {
         o.printf("finetune %s%n", weights.summary(model, ft));

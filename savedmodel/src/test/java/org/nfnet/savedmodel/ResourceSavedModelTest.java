@@ -90,7 +90,7 @@ class ResourceSavedModelTest {
                   Map.of("images", images), Map.of("logits", out.logits()))),
           null, List.of("serve"), dir);
       // Never overwrites.
-      assertThrows(IllegalArgumentException.class, () -> ResourceSavedModel.write(s, vars, saver,
+      assertThrows(java.nio.file.FileAlreadyExistsException.class, () -> ResourceSavedModel.write(s, vars, saver,
           Map.of(), null, List.of("serve"), dir));
     }
     assertTrue(Files.size(dir.resolve("variables/variables.index")) > 0);

@@ -2,6 +2,7 @@ package org.nfnet.training;
 
 import java.util.List;
 import org.nfnet.training.data.Batch;
+import org.nfnet.training.data.InputSource;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.graph.ForwardOptions;
 import org.nfnet.zoo.graph.FusedWeightStandardization;

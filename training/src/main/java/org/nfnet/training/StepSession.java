@@ -12,7 +12,7 @@ import org.tensorflow.proto.OptimizerOptions;
 import org.tensorflow.proto.RewriterConfig;
 
 /** The session a {@link TrainStep} runs in, and the device and session options it is built with. */
-final class StepSession {
+public final class StepSession {
   private StepSession() {}
 
   /**
@@ -30,10 +30,18 @@ final class StepSession {
     return TargetedSession.open(graph, dp.server().target(), dp.sessionConfig(config(c)));
   }
 
-  /** Soft placement (so a device request falls back to CPU); global XLA JIT with {@code xla}. */
   static ConfigProto config(StepConfig c) {
+    return config(c.xla());
+  }
+
+  /**
+   * Soft placement (so a device request falls back to CPU); with {@code xla} global XLA JIT
+   * without Grappler's CPU-only fusions, which have no XLA kernel. Also the session options of
+   * {@code resource.ResourceTrainStep}.
+   */
+  public static ConfigProto config(boolean xla) {
     ConfigProto.Builder b = ConfigProto.newBuilder().setAllowSoftPlacement(true);
-    if (c.xla()) {
+    if (xla) {
       // Grappler's remapper runs before XLA clustering and, on CPU, rewrites Conv2D/MatMul + BiasAdd
       // into _FusedConv2D/_FusedMatMul, which have no XLA kernel, so every such node would split
       // the step into separate clusters. TF skips this fusion under auto-clustering only on GPU,

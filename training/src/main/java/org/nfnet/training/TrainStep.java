@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 import org.nfnet.training.data.Batch;
+import org.nfnet.training.data.InputSource;
 import org.nfnet.training.distributed.DataParallel;
 import org.nfnet.training.distributed.GradientAllReduce;
 import org.nfnet.zoo.NFNetConfig;

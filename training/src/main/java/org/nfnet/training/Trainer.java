@@ -9,6 +9,7 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.nfnet.training.data.InputSource;
 import org.nfnet.training.distributed.DataParallel;
 import org.nfnet.training.distributed.PeerFailureException;
 import org.nfnet.training.distributed.WorkerServer;

@@ -2,6 +2,7 @@ package org.nfnet.training;
 
 import java.nio.file.Path;
 import java.util.function.UnaryOperator;
+import org.nfnet.training.data.InputSource;
 import org.nfnet.training.distributed.ClusterSpec;
 import org.nfnet.zoo.NFNetConfig;
 

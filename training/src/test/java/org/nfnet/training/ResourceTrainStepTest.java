@@ -5,18 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nfnet.converters.HaikuParams;
 import org.nfnet.converters.WeightFileReader;
+import org.nfnet.training.data.FixedBatchInput;
 import org.nfnet.training.resource.ResourceTrainStep;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.graph.ResourceVariables;
@@ -32,27 +31,14 @@ class ResourceTrainStepTest {
 
   @Test
   void reproducesDeepMindTrainStep() throws Exception {
-    JsonNode ts = Fixtures.reference().get("train_step");
-    Path weights = Fixtures.t0().resolve(ts.get("weights").asText());
-    Assumptions.assumeTrue(Files.exists(weights), "fixture weights missing");
-    NFNetConfig config = Fixtures.t0Config();
-    int n = ts.get("batch").asInt();
-    int res = ts.get("res").asInt();
-    float[] images = Fixtures.floats(Fixtures.t0().resolve(ts.get("input").asText()));
-    int[] labels = new int[n];
-    for (int i = 0; i < n; i++) {
-      labels[i] = ts.get("labels").get(i).asInt();
-    }
-    OptimizerConfig opt = new OptimizerConfig(ts.get("momentum").asDouble(),
-        ts.get("nesterov").asBoolean(), ts.get("weight_decay").asDouble(),
-        ts.get("clipping").asDouble(), ts.get("eps").asDouble(), ParameterGroups.deepMind(),
-        OptimizerConfig.deepMind().clippedGroups(), OptimizerConfig.deepMind().decayedGroups());
-    var c = new ResourceTrainStep.Config(opt, LearningRateSchedule.constant(ts.get("lr").asDouble()),
-        ts.get("label_smoothing").asDouble(), 0, false, 0L, false);
+    Fixtures.DeepMindStep dm = Fixtures.deepMindStep();
+    JsonNode ts = dm.ref();
+    NFNetConfig config = dm.config();
+    var c = new ResourceTrainStep.Config(dm.optimizer(), LearningRateSchedule.constant(dm.lr()),
+        dm.labelSmoothing(), 0, false, 0L, false);
     Map<String, Double> worst = new HashMap<>();
-    try (ResourceTrainStep step = ResourceTrainStep.create(config,
-            new FixedBatchInput(images, labels, res, res, config.numClasses()), c);
-        HaikuParams hp = WeightFileReader.read(weights)) {
+    try (ResourceTrainStep step = ResourceTrainStep.create(config, dm.input(), c);
+        HaikuParams hp = WeightFileReader.read(dm.weights())) {
       step.initialize();
       List<TFloat32> fed = new ArrayList<>();
       step.loadParameters(spec -> {

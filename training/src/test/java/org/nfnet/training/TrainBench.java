@@ -2,6 +2,7 @@ package org.nfnet.training;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.nfnet.training.data.SyntheticInput;
 
 /**
  * Manual benchmark, skipped unless {@code -Dnfnet.bench=RES,BATCH,STEPS}. Prints steps/s and the

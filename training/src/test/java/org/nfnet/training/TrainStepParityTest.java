@@ -4,14 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.nfnet.converters.HaikuParams;
 import org.nfnet.converters.WeightFileReader;
@@ -42,30 +39,17 @@ class TrainStepParityTest {
 
   @Test
   void reproducesDeepMindTrainStep() throws Exception {
-    JsonNode ts = Fixtures.reference().get("train_step");
-    Path weights = Fixtures.t0().resolve(ts.get("weights").asText());
-    Assumptions.assumeTrue(Files.exists(weights), "fixture weights missing");
-    NFNetConfig config = Fixtures.t0Config();
-    int n = ts.get("batch").asInt();
-    int res = ts.get("res").asInt();
-    float[] images = Fixtures.floats(Fixtures.t0().resolve(ts.get("input").asText()));
-    int[] labels = new int[n];
-    for (int i = 0; i < n; i++) {
-      labels[i] = ts.get("labels").get(i).asInt();
-    }
-    OptimizerConfig opt = new OptimizerConfig(ts.get("momentum").asDouble(),
-        ts.get("nesterov").asBoolean(), ts.get("weight_decay").asDouble(),
-        ts.get("clipping").asDouble(), ts.get("eps").asDouble(), ParameterGroups.deepMind(),
-        OptimizerConfig.deepMind().clippedGroups(), OptimizerConfig.deepMind().decayedGroups());
-    StepConfig o = StepConfig.defaults().with(b -> b.optimizer(opt)
-        .schedule(LearningRateSchedule.constant(ts.get("lr").asDouble()))
-        .labelSmoothing(ts.get("label_smoothing").asDouble()).regularize(false).emaDecay(0));
+    Fixtures.DeepMindStep dm = Fixtures.deepMindStep();
+    JsonNode ts = dm.ref();
+    NFNetConfig config = dm.config();
+    StepConfig o = StepConfig.defaults().with(b -> b.optimizer(dm.optimizer())
+        .schedule(LearningRateSchedule.constant(dm.lr()))
+        .labelSmoothing(dm.labelSmoothing()).regularize(false).emaDecay(0));
 
     Map<String, Double> worst = new HashMap<>();
     long tc = System.nanoTime();
-    try (TrainStep step = TrainStep.create(config,
-            new FixedBatchInput(images, labels, res, res, config.numClasses()), o);
-        HaikuParams hp = WeightFileReader.read(weights)) {
+    try (TrainStep step = TrainStep.create(config, dm.input(), o);
+        HaikuParams hp = WeightFileReader.read(dm.weights())) {
       long t0 = System.nanoTime();
       System.out.printf("create %.1fs%n", (t0 - tc) / 1e9);
       step.initialize();
@@ -118,7 +102,7 @@ class TrainStepParityTest {
       for (String key : keys) {
         JsonNode p = ref.get(key);
         assertTrue(p != null, "reference has " + key);
-        assertEquals(p.get("group").asText(), switch (opt.groups().groupOf(
+        assertEquals(p.get("group").asText(), switch (dm.optimizer().groups().groupOf(
             step.parameters().entry(key).spec())) {
           case WEIGHTS -> "weight";
           case GAINS_BIASES -> "gain_bias";

@@ -14,6 +14,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nfnet.training.data.Batch;
+import org.nfnet.training.data.InputSource;
+import org.nfnet.training.data.SyntheticInput;
 import org.nfnet.zoo.NFNetConfig;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;

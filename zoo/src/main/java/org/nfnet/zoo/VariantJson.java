@@ -6,6 +6,8 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.Set;
+import java.util.function.Predicate;
+import java.util.stream.IntStream;
 
 /**
  * Custom variants from JSON, using the keys of DeepMind's {@code nfnet_params} entries.
@@ -194,57 +196,44 @@ public final class VariantJson {
     return value;
   }
 
-  private static JsonNode stageValues(JsonNode v, String key, String source) {
+  /**
+   * The per-stage values of {@code key} (a list of {@link NFNetConfig#STAGES} entries, or one value
+   * for every stage), each checked with {@code ok}; {@code what} names the expected kind.
+   */
+  private static JsonNode stageValues(JsonNode v, String key, String source,
+      Predicate<JsonNode> ok, String what) {
     JsonNode n = v.get(key);
-    if (n.isArray()) {
-      if (n.size() != NFNetConfig.STAGES) {
-        throw new IllegalArgumentException(source + ": '" + key + "' = " + n + " must have "
-            + NFNetConfig.STAGES + " entries (one per stage)");
-      }
-      return n;
+    if (n.isArray() && n.size() != NFNetConfig.STAGES) {
+      throw new IllegalArgumentException(source + ": '" + key + "' = " + n + " must have "
+          + NFNetConfig.STAGES + " entries (one per stage)");
     }
-    // One value for every stage.
     var arr = MAPPER.createArrayNode();
     for (int i = 0; i < NFNetConfig.STAGES; i++) {
-      arr.add(n);
+      JsonNode e = n.isArray() ? n.get(i) : n;
+      if (!ok.test(e)) {
+        throw new IllegalArgumentException(
+            source + ": '" + key + "'[" + i + "] = " + e + " is not " + what);
+      }
+      arr.add(e);
     }
     return arr;
   }
 
   private static int[] intList(JsonNode v, String key, String source) {
-    JsonNode n = stageValues(v, key, source);
-    int[] out = new int[n.size()];
-    for (int i = 0; i < out.length; i++) {
-      if (!n.get(i).canConvertToInt() || !n.get(i).isIntegralNumber()) {
-        throw new IllegalArgumentException(
-            source + ": '" + key + "'[" + i + "] = " + n.get(i) + " is not an integer");
-      }
-      out[i] = n.get(i).intValue();
-    }
-    return out;
+    JsonNode n = stageValues(v, key, source, e -> e.canConvertToInt() && e.isIntegralNumber(),
+        "an integer");
+    return IntStream.range(0, n.size()).map(i -> n.get(i).intValue()).toArray();
   }
 
   private static double[] doubleList(JsonNode v, String key, String source) {
-    JsonNode n = stageValues(v, key, source);
-    double[] out = new double[n.size()];
-    for (int i = 0; i < out.length; i++) {
-      if (!n.get(i).isNumber()) {
-        throw new IllegalArgumentException(
-            source + ": '" + key + "'[" + i + "] = " + n.get(i) + " is not a number");
-      }
-      out[i] = n.get(i).doubleValue();
-    }
-    return out;
+    JsonNode n = stageValues(v, key, source, JsonNode::isNumber, "a number");
+    return IntStream.range(0, n.size()).mapToDouble(i -> n.get(i).doubleValue()).toArray();
   }
 
   private static boolean[] boolList(JsonNode v, String key, String source) {
-    JsonNode n = stageValues(v, key, source);
+    JsonNode n = stageValues(v, key, source, JsonNode::isBoolean, "true/false");
     boolean[] out = new boolean[n.size()];
     for (int i = 0; i < out.length; i++) {
-      if (!n.get(i).isBoolean()) {
-        throw new IllegalArgumentException(
-            source + ": '" + key + "'[" + i + "] = " + n.get(i) + " is not true/false");
-      }
       out[i] = n.get(i).booleanValue();
     }
     return out;

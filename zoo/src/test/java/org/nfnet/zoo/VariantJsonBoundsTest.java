@@ -24,6 +24,11 @@ class VariantJsonBoundsTest {
       "\"drop_rate\":1.5|'drop_rate' = 1.5 is out of range [0, 1)",
       "\"group_width\":[0,16,16,16]|'group_width'[0] = 0 is out of range [1, 16384]",
       "\"expansion\":[0.5,0.5,0.5,100]|'expansion'[3] = 100.0 is out of range (0, 16]",
+      "\"width\":[32,64.5,128,128]|'width'[1] = 64.5 is not an integer",
+      "\"depth\":\"two\"|'depth'[0] = \"two\" is not an integer",
+      "\"width\":[32,64,128]|'width' = [32,64,128] must have 4 entries (one per stage)",
+      "\"expansion\":[0.5,0.5,\"x\",0.5]|'expansion'[2] = \"x\" is not a number",
+      "\"big_width\":[true,true,1,true]|'big_width'[2] = 1 is not true/false",
       "\"width\":[16384,16384,16384,16384],\"depth\":[256,256,256,256],\"group_width\":[128,128,128,128]|"
           + "parameters, over the limit of 4000000000"})
   void absurdValueIsRefusedNamingTheField(String override, String message) {

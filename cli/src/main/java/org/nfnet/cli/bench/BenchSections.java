@@ -15,7 +15,8 @@ public final class BenchSections {
 
   /** Options shared by all sections. */
   public record Settings(String variant, int repeats, int warmup, int threads, Path workDir,
-      Path weights, java.util.List<Path> models) {
+      Path weights, java.util.List<Path> models, java.util.List<String> torchForms,
+      java.util.List<Integer> batches, java.util.List<String> phases) {
     NFNetConfig config() {
       return NFNetConfig.resolve(variant);
     }
@@ -33,10 +34,12 @@ public final class BenchSections {
       case "compare" -> ModelComparison.run(s);
       case "infer-profile" -> InferProfile.run(s);
       case "pytorch" -> PyTorchBaseline.run(s);
+      case "train-memory" -> TrainMemory.run(s);
       default -> throw new IllegalArgumentException("unknown bench section '" + section
-          + "'; valid: peak, infer, train, convert, train-profile, infer-profile, compare, pytorch");
+          + "'; valid: peak, infer, train, convert, train-profile, infer-profile, compare, pytorch, "
+          + "train-memory");
     };
-    r.put("peak_rss_mb", Memory.peakRssBytes() / 1e6);
+    r.put("peak_rss_mb", Memory.lifetimePeakBytes() / 1e6);
     return r;
   }
 
@@ -67,6 +70,17 @@ public final class BenchSections {
     if (!section.equals("peak") && peak.has("bf16_gflops") && r.has("bf16_gflops_achieved")) {
       System.out.printf(Locale.ROOT, "   fraction of measured bf16 matmul peak: %.0f%%%n",
           100 * r.get("bf16_gflops_achieved").asDouble() / peak.get("bf16_gflops").asDouble());
+    }
+    // The pytorch section's inference figures, each against the peak of its precision.
+    if (peak.has("fp32_gflops") && peak.has("bf16_gflops")) {
+      r.fieldNames().forEachRemaining(k -> {
+        if (k.startsWith("infer_") && k.endsWith("_gflops_achieved")) {
+          String p = k.contains("bf16") ? "bf16" : "fp32";
+          System.out.printf(Locale.ROOT, "   %s: %.0f GFLOP/s = %.0f%% of the %s matmul peak%n",
+              k.substring(0, k.length() - "_gflops_achieved".length()), r.get(k).asDouble(),
+              100 * r.get(k).asDouble() / peak.get(p + "_gflops").asDouble(), p);
+        }
+      });
     }
   }
 }

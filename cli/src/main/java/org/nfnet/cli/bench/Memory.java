@@ -12,6 +12,18 @@ public final class Memory {
     return field("VmHWM:");
   }
 
+  private static long notedPeak;
+
+  /** Remembers the current VmHWM before something resets it (see {@link #lifetimePeakBytes}). */
+  static synchronized void notePeak() {
+    notedPeak = Math.max(notedPeak, peakRssBytes());
+  }
+
+  /** The process's peak RSS over its life, including peaks from before VmHWM resets. */
+  static synchronized long lifetimePeakBytes() {
+    return Math.max(notedPeak, peakRssBytes());
+  }
+
   public static long rssBytes() {
     return field("VmRSS:");
   }

@@ -56,6 +56,14 @@ final class PyTorchProcess implements AutoCloseable {
     request("prepare", key);
   }
 
+  /**
+   * Writes the script's F0 as ONNX to {@code model} (plus a check batch and PyTorch's logits for
+   * it beside the file); returns the script's account of the export.
+   */
+  JsonNode exportOnnx(Path model) throws IOException {
+    return request("export_onnx", model.toAbsolutePath().toString());
+  }
+
   void drop(String key) throws IOException {
     request("drop", key);
   }

@@ -3,10 +3,10 @@ package org.nfnet.cli.bench;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Locale;
 import java.util.SplittableRandom;
-import org.nfnet.training.FixedBatchInput;
 import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.StepConfig;
 import org.nfnet.training.TrainStep;
+import org.nfnet.training.data.FixedBatchInput;
 import org.nfnet.zoo.NFNetConfig;
 
 /**

@@ -3,10 +3,10 @@ package org.nfnet.training.data;
 import org.nfnet.zoo.NFNetConfig;
 
 /**
- * Pipeline settings fixed when a {@link Dataset} is created.
+ * Pipeline settings of a data set (fixed when it is opened; see {@link InputSource}).
  *
- * @param trainSize output side length when {@code build(..., training=true, ...)}
- * @param evalSize output side length when {@code build(..., training=false, ...)}
+ * @param trainSize output side length of training batches
+ * @param evalSize output side length of evaluation batches ({@link InputSource#eval()})
  * @param augment training-only augmentations (ignored for evaluation)
  * @param shuffleBuffer examples in the shuffle buffer (training)
  * @param parallelCalls parallelism of per-example map functions (decode/crop)

@@ -25,7 +25,8 @@ import org.tensorflow.types.TUint8;
  *
  * <p>The IDX files are parsed on the host once; the pixels become one uint8 constant in the graph,
  * and everything else (float conversion, 3-channel replication, resize, augmentation,
- * normalisation) runs in the {@code tf.data} pipeline built by {@link Dataset#build}.
+ * normalisation) runs in the {@code tf.data} pipeline; {@link #input} is the training stream at a
+ * batch size and seed, with the test split as its {@link InputSource#eval()}.
  */
 public final class FashionMnist {
   private static final System.Logger LOG = System.getLogger(FashionMnist.class.getName());
@@ -116,12 +117,21 @@ public final class FashionMnist {
         trainImages.count(), testImages.count());
   }
 
-  public Dataset train(DataOptions options) {
-    return new Split("train", trainImages, trainLabels, options);
+  /**
+   * The training split as batches of {@code batchSize} (shuffled and augmented with {@code seed}),
+   * evaluated on the test split ({@link InputSource#eval()}); both preprocessed per {@code
+   * options}.
+   */
+  public InputSource input(DataOptions options, int batchSize, long seed) {
+    return new SplitInput(train(options), test(options), batchSize, seed);
   }
 
-  public Dataset test(DataOptions options) {
-    return new Split("test", testImages, testLabels, options);
+  Split train(DataOptions options) {
+    return new IdxSplit("train", trainImages, trainLabels, options);
+  }
+
+  Split test(DataOptions options) {
+    return new IdxSplit("test", testImages, testLabels, options);
   }
 
   public Idx.Array trainImages() { return trainImages; }
@@ -129,24 +139,23 @@ public final class FashionMnist {
   public Idx.Array testImages() { return testImages; }
   public Idx.Array testLabels() { return testLabels; }
 
-  private static final class Split implements Dataset {
+  private static final class IdxSplit extends Split {
     private final String name;
     private final Idx.Array images, labels;
     private final DataOptions options;
 
-    Split(String name, Idx.Array images, Idx.Array labels, DataOptions options) {
+    IdxSplit(String name, Idx.Array images, Idx.Array labels, DataOptions options) {
       this.name = name;
       this.images = images;
       this.labels = labels;
       this.options = options;
     }
 
-    @Override public int numClasses() { return CLASS_NAMES.size(); }
-    @Override public long size() { return images.count(); }
-    @Override public List<String> classNames() { return CLASS_NAMES; }
+    @Override int numClasses() { return CLASS_NAMES.size(); }
+    @Override long size() { return images.count(); }
 
     @Override
-    public Batch build(Ops tf, int batchSize, boolean training, long seed, long startStep) {
+    Batch build(Ops tf, int batchSize, boolean training, long seed, long startStep) {
       if (!training) startStep = 0;
       if (batchSize < 1) throw new IllegalArgumentException("batchSize must be >= 1");
       Ops d = tf.withSubScope("fashion_mnist_" + name);

@@ -28,15 +28,17 @@ import org.tensorflow.types.TUint8;
  * counted ({@link #skipped()}) and reported in one warning, so {@link #size()} is exact for them. As
  * a safety net for files that pass the check but still fail to decode, the pipeline also has an
  * {@code IgnoreErrorsDataset} after the decode map: such elements are dropped (TF logs a warning)
- * instead of failing the run. (Such drops shift later batches, so {@code build(..., startStep)}
- * resumes exactly only when no file is dropped at run time.)
+ * instead of failing the run. (Such drops shift later batches, so a stream resumed with {@link
+ * InputSource#startingAt} is exact only when no file is dropped at run time.)
+ *
+ * <p>{@link #input} is the training stream at a batch size and seed, evaluated on another folder.
  *
  * <p>Training: decode, Inception-style distorted crop, random flip, bicubic resize (DeepMind), then
  * RandAugment / normalisation / MixUp / CutMix on the batch. Evaluation: DeepMind's {@code
  * resize_crop_32} (bicubic resize to (S+32)^2, centre crop S^2) and normalisation, using the zoo's
  * {@code org.nfnet.zoo.preprocess.EvalPreprocessing} per image.
  */
-public final class ImageFolder implements Dataset {
+public final class ImageFolder extends Split {
   private static final System.Logger LOG = System.getLogger(ImageFolder.class.getName());
   private static final List<String> EXTENSIONS = List.of(".jpg", ".jpeg", ".png", ".gif", ".bmp");
 
@@ -110,7 +112,6 @@ public final class ImageFolder implements Dataset {
   public Path root() { return root; }
   public List<Path> files() { return files; }
   public int[] labels() { return labels.clone(); }
-  /** Files dropped by the host-side validation pre-pass. */
   /** Usable images per class, in class-index order (0 for a class folder without images). */
   public int[] classCounts() {
     int[] counts = new int[classNames.size()];
@@ -120,15 +121,30 @@ public final class ImageFolder implements Dataset {
     return counts;
   }
 
+  /** Files dropped by the host-side validation pre-pass. */
   public List<Path> skipped() { return skipped; }
   public DataOptions options() { return options; }
 
   @Override public int numClasses() { return classNames.size(); }
   @Override public long size() { return files.size(); }
-  @Override public List<String> classNames() { return classNames; }
+  public List<String> classNames() { return classNames; }
+
+  /**
+   * This folder as training batches of {@code batchSize} (shuffled and augmented with {@code
+   * seed}), evaluated on {@code eval} ({@link InputSource#eval()}; null: no evaluation split).
+   *
+   * @throws IllegalArgumentException if {@code eval} has other classes
+   */
+  public InputSource input(int batchSize, long seed, ImageFolder eval) {
+    if (eval != null && !eval.classNames.equals(classNames)) {
+      throw new IllegalArgumentException(eval.root + " has classes " + eval.classNames
+          + " but " + root + " has " + classNames);
+    }
+    return new SplitInput(this, eval, batchSize, seed);
+  }
 
   @Override
-  public Batch build(Ops tf, int batchSize, boolean training, long seed, long startStep) {
+  Batch build(Ops tf, int batchSize, boolean training, long seed, long startStep) {
     if (!training) startStep = 0;
     if (batchSize < 1) throw new IllegalArgumentException("batchSize must be >= 1");
     Ops d = tf.withSubScope("image_folder");

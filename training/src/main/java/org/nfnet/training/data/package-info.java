@@ -8,14 +8,19 @@
  * DataOptions opts = DataOptions.forConfig(cfg);          // train/test sizes, RA level, MixUp+CutMix
  * // or DataOptions.of(64).withAugment(new Augment("405", 0.2f, true))
  * FashionMnist fm = FashionMnist.load("fashion-mnist");  // Debian files, else bundled subset
- * Dataset train = fm.train(opts), test = fm.test(opts);
- * // or: Dataset train = ImageFolder.open(Path.of("imgs/train"), opts);
+ * InputSource input = fm.input(opts, 64, seed);         // batch 64; input.eval(): the test split
+ * // or: ImageFolder.open(Path.of("imgs/train"), opts).input(64, seed, evalFolderOrNull)
+ * // or: new SyntheticInput(...), new FixedBatchInput(...)
  *
- * Batch b = train.build(tf, 64, true, seed);             // in the training graph
+ * Trainer.train(config, input, listener);               // the trainer builds it into its graph, or:
+ * Batch b = input.build(tf, step);                      // in the training graph
  * var r = session.runner();                             // once (again to restart an eval pass):
  * b.initializers().forEach(r::addTarget); r.run();
  * // each step: fetch/consume b.images() [N,H,W,3], b.targets() [N,C] (soft), b.labels() [N]
  * }</pre>
+ *
+ * {@link org.nfnet.training.data.InputSource} is the one input abstraction: everything that feeds
+ * training or evaluation implements it and yields {@link org.nfnet.training.data.Batch}es.
  *
  * <h2>Pipeline</h2>
  *

@@ -125,18 +125,6 @@ public final class CollectiveAllReduce {
       int groupKey,
       int instanceKeyBase,
       Options options) {
-    return allReduce(tf, grads, groupSize, groupKey, instanceKeyBase, "Add", "Id", options);
-  }
-
-  private static List<Operand<TFloat32>> allReduce(
-      Ops tf,
-      List<Operand<TFloat32>> grads,
-      int groupSize,
-      int groupKey,
-      int instanceKeyBase,
-      String mergeOp,
-      String finalOp,
-      Options options) {
     if (groupSize < 1) {
       throw new IllegalArgumentException("groupSize must be >= 1: " + groupSize);
     }
@@ -157,8 +145,8 @@ public final class CollectiveAllReduce {
     }
     for (int i = 0; i < grads.size(); i++) {
       if (!small.contains(i)) {
-        out.set(i, reduce(scoped, grads.get(i), groupSize, groupKey, instanceKeyBase + i, mergeOp,
-            finalOp, options));
+        out.set(i, reduce(scoped, grads.get(i), groupSize, groupKey, instanceKeyBase + i, "Add",
+            "Id", options));
       }
     }
     if (small.isEmpty()) {
@@ -177,7 +165,7 @@ public final class CollectiveAllReduce {
     }
     Operand<TFloat32> packed = packScope.concat(flat, packScope.constant(0));
     Operand<TFloat32> reduced = reduce(packScope, packed, groupSize, groupKey,
-        instanceKeyBase + grads.size(), mergeOp, finalOp, options);
+        instanceKeyBase + grads.size(), "Add", "Id", options);
     Operand<TInt32> splitSizes = packScope.concat(sizes, packScope.constant(0));
     List<Output<TFloat32>> parts =
         packScope.splitV(reduced, splitSizes, packScope.constant(0), (long) small.size()).output();

@@ -1,8 +1,8 @@
 package org.nfnet.training.resource;
 
 import java.util.List;
-import org.nfnet.training.InputSource;
 import org.nfnet.training.data.Batch;
+import org.nfnet.training.data.InputSource;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;

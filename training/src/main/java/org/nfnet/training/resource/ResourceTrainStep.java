@@ -6,11 +6,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import org.nfnet.training.ExponentialMovingAverage;
-import org.nfnet.training.InputSource;
-import org.nfnet.training.data.Batch;
 import org.nfnet.training.LabelSmoothingLoss;
 import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.OptimizerConfig;
+import org.nfnet.training.StepSession;
+import org.nfnet.training.data.Batch;
+import org.nfnet.training.data.InputSource;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
 import org.nfnet.zoo.ParameterSpec;
@@ -30,10 +31,6 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.Ops;
-import org.tensorflow.proto.ConfigProto;
-import org.tensorflow.proto.GraphOptions;
-import org.tensorflow.proto.OptimizerOptions;
-import org.tensorflow.proto.RewriterConfig;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
@@ -159,24 +156,11 @@ public final class ResourceTrainStep implements AutoCloseable {
     init = state.initializer(i.withName("init_state"));
     syncEma = state.syncEma(i.withName("sync_ema"));
     saver = state.saver(graph);
-    session = new Session(graph, sessionConfig(c.xla()));
+    session = new Session(graph, StepSession.config(c.xla()));
   }
 
   public static ResourceTrainStep create(NFNetConfig model, InputSource input, Config config) {
     return new ResourceTrainStep(model, input, config);
-  }
-
-  /** Global XLA JIT without Grappler's CPU-only fusions, which have no XLA kernel. */
-  public static ConfigProto sessionConfig(boolean xla) {
-    ConfigProto.Builder b = ConfigProto.newBuilder().setAllowSoftPlacement(true);
-    if (xla) {
-      b.setGraphOptions(GraphOptions.newBuilder()
-          .setOptimizerOptions(OptimizerOptions.newBuilder()
-              .setGlobalJitLevel(OptimizerOptions.GlobalJitLevel.ON_2))
-          .setRewriteOptions(RewriterConfig.newBuilder()
-              .setRemapping(RewriterConfig.Toggle.OFF)));
-    }
-    return b.build();
   }
 
   /** Initial parameters (seeded as {@code TrainStep}'s), zero momentum, step 0, EMA = parameters. */

@@ -4,17 +4,17 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
-import org.nfnet.training.DatasetInput;
 import org.nfnet.training.ExponentialMovingAverage;
-import org.nfnet.training.InputSource;
 import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.OptimizerConfig;
-import org.nfnet.training.SyntheticInput;
 import org.nfnet.training.StepConfig;
+import org.nfnet.training.StepSession;
 import org.nfnet.training.TrainStep;
 import org.nfnet.training.TrainingConfig;
 import org.nfnet.training.data.DataOptions;
 import org.nfnet.training.data.FashionMnist;
+import org.nfnet.training.data.InputSource;
+import org.nfnet.training.data.SyntheticInput;
 import org.nfnet.training.resource.ResourceTrainStep;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.graph.ForwardOptions;
@@ -59,7 +59,7 @@ public final class XlaProbeChild {
       FashionMnist fm = FashionMnist.load("fashion-mnist-subset");
       DataOptions d = DataOptions.of(res, res).withParallelCalls(1).withPrefetch(1)
           .withShuffleBuffer(256);
-      input = new DatasetInput(fm.train(d), fm.test(d), batch, 0L);
+      input = fm.input(d, batch, 0L);
       model = model.withNumClasses(input.numClasses());
     } else {
       throw new IllegalArgumentException("unknown input '" + in + "' (synthetic or fashion)");
@@ -127,8 +127,8 @@ public final class XlaProbeChild {
       Operand<TFloat32> logits = tf.withName("logits").identity(
           new NFNet(model).build(tf, images, params, ForwardOptions.inference()).logits());
       Op init = vars.initializer(tf.withName("init"));
-      try (Session xla = new Session(g, ResourceTrainStep.sessionConfig(true));
-          Session plain = new Session(g, ResourceTrainStep.sessionConfig(false))) {
+      try (Session xla = new Session(g, StepSession.config(true));
+          Session plain = new Session(g, StepSession.config(false))) {
         float[][] out = new float[2][];
         Session[] ss = {xla, plain};
         for (int k = 0; k < 2; k++) {

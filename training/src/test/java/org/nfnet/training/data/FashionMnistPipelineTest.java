@@ -6,7 +6,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 import org.tensorflow.Session;
-import org.tensorflow.exceptions.TFOutOfRangeException;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 
@@ -20,10 +19,13 @@ class FashionMnistPipelineTest {
 
   @Test
   void evalPassShapesOrderAndNormalisedMean() {
-    Dataset test = fm.test(DataOptions.of(28));
+    // the split itself: the public eval() drops the one-hot targets this test checks
+    Split test = fm.test(DataOptions.of(28));
     assertEquals(500, test.size());
     assertEquals(10, test.numClasses());
-    assertEquals("Ankle boot", test.classNames().get(9));
+    InputSource eval = fm.input(DataOptions.of(28), 128, 0).eval();
+    assertEquals(500, eval.size());
+    assertEquals(10, eval.numClasses());
     double pixelMean = 0;
     for (byte b : fm.testImages().data()) pixelMean += b & 0xff;
     pixelMean /= fm.testImages().data().length;
@@ -35,13 +37,7 @@ class FashionMnistPipelineTest {
       double[] sum = new double[3];
       int[] sizes = new int[5];
       int k = 0;
-      while (true) {
-        Fetch f;
-        try {
-          f = Fetch.next(s, b);
-        } catch (TFOutOfRangeException end) {
-          break;
-        }
+      for (Fetch f; (f = Fetch.nextInPass(s, b)) != null; ) {
         assertEquals(Shape.of(f.n(), 28, 28, 3), f.shape());
         for (int i = 0; i < f.n(); i++) {
           assertEquals(fm.testLabels().get(seen + i), f.labels()[i], "eval keeps file order");
@@ -66,9 +62,10 @@ class FashionMnistPipelineTest {
 
   @Test
   void trainingBatchesShapesRangesAndEpochCoverage() {
-    Dataset train = fm.train(DataOptions.of(48));
+    InputSource train = fm.input(DataOptions.of(48), 500, 42);
+    assertEquals(2000, train.size());
     try (Graph g = new Graph(); Session s = new Session(g)) {
-      Batch b = train.build(Ops.create(g), 500, true, 42);
+      Batch b = build(g, train);
       Fetch.init(s, b);
       int[] perClass = new int[10];
       double lo = Double.MAX_VALUE, hi = -Double.MAX_VALUE, sum = 0;
@@ -107,10 +104,10 @@ class FashionMnistPipelineTest {
 
   @Test
   void sameSeedSameBatchesDifferentSeedDifferentBatches() {
-    Dataset train = fm.train(DataOptions.of(32).withAugment(Augment.deepMind("405")));
-    Fetch a1 = firstTwo(train, 7)[1];
-    Fetch a2 = firstTwo(train, 7)[1];
-    Fetch b1 = firstTwo(train, 8)[1];
+    DataOptions o = DataOptions.of(32).withAugment(Augment.deepMind("405"));
+    Fetch a1 = firstTwo(o, 7)[1];
+    Fetch a2 = firstTwo(o, 7)[1];
+    Fetch b1 = firstTwo(o, 8)[1];
     assertArrayEquals(a1.labels(), a2.labels());
     assertArrayEquals(a1.images(), a2.images());
     assertArrayEquals(a1.targets(), a2.targets());
@@ -119,15 +116,16 @@ class FashionMnistPipelineTest {
 
   @Test
   void resumingAtAStepGivesTheSameStream() {
-    Dataset train = fm.train(DataOptions.of(32).withAugment(Augment.deepMind("203")));
+    // 600 inputs/step: step 3 crosses an epoch
+    InputSource train = fm.input(DataOptions.of(32).withAugment(Augment.deepMind("203")), 300, 5);
     Fetch[] fresh = new Fetch[4];
     try (Graph g = new Graph(); Session s = new Session(g)) {
-      Batch b = train.build(Ops.create(g), 300, true, 5); // 600 inputs/step: step 3 crosses an epoch
+      Batch b = build(g, train);
       Fetch.init(s, b);
       for (int i = 0; i < 4; i++) fresh[i] = Fetch.next(s, b);
     }
     try (Graph g = new Graph(); Session s = new Session(g)) {
-      Batch b = train.build(Ops.create(g), 300, true, 5, 2);
+      Batch b = build(g, train.startingAt(2));
       Fetch.init(s, b);
       for (int i = 2; i < 4; i++) {
         Fetch f = Fetch.next(s, b);
@@ -140,8 +138,7 @@ class FashionMnistPipelineTest {
 
   @Test
   void deepMindAugmentationGivesSoftTargetsSummingToOne() {
-    Dataset train = fm.train(DataOptions.of(32).withAugment(Augment.deepMind("405")));
-    Fetch f = firstTwo(train, 3)[0];
+    Fetch f = firstTwo(DataOptions.of(32).withAugment(Augment.deepMind("405")), 3)[0];
     assertEquals(Shape.of(64, 32, 32, 3), f.shape());
     int soft = 0;
     for (int i = 0; i < 64; i++) {
@@ -165,9 +162,15 @@ class FashionMnistPipelineTest {
     for (float v : f.images()) assertTrue(Float.isFinite(v));
   }
 
-  private static Fetch[] firstTwo(Dataset d, long seed) {
+  /** The input's batches in {@code g} (training batches do not depend on the step operand). */
+  static Batch build(Graph g, InputSource input) {
+    Ops tf = Ops.create(g);
+    return input.build(tf, tf.constant(0L));
+  }
+
+  private static Fetch[] firstTwo(DataOptions options, long seed) {
     try (Graph g = new Graph(); Session s = new Session(g)) {
-      Batch b = d.build(Ops.create(g), 64, true, seed);
+      Batch b = build(g, fm.input(options, 64, seed));
       // training batches have fully static shapes (the trainer can size its graph from them)
       assertEquals(Shape.of(64, 32, 32, 3), b.images().shape());
       assertEquals(Shape.of(64), b.labels().shape());

@@ -3,6 +3,7 @@ package org.nfnet.training.data;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
+import org.tensorflow.exceptions.TFOutOfRangeException;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.types.TFloat32;
@@ -22,6 +23,15 @@ record Fetch(Shape shape, float[] images, int[] labels, float[] targets) {
       float[] t = new float[(int) tgt.size()];
       tgt.copyTo(DataBuffers.of(t, false, false));
       return new Fetch(img.shape(), i, l, t);
+    }
+  }
+
+  /** The next batch of a one-pass (eval) stream, or null at its end. */
+  static Fetch nextInPass(Session s, Batch b) {
+    try {
+      return next(s, b);
+    } catch (TFOutOfRangeException end) {
+      return null;
     }
   }
 

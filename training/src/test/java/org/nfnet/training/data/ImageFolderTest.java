@@ -16,7 +16,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nfnet.zoo.preprocess.EvalPreprocessing;
 import org.tensorflow.Graph;
 import org.tensorflow.Session;
-import org.tensorflow.exceptions.TFOutOfRangeException;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 
@@ -81,6 +80,26 @@ class ImageFolderTest {
   }
 
   @Test
+  void inputAtABatchSizeEvaluatesOnAFolderWithTheSameClasses(@TempDir Path other) throws IOException {
+    ImageFolder d = ImageFolder.open(root, DataOptions.of(24));
+    InputSource in = d.input(4, 1, d);
+    assertEquals(4, in.batchSize());
+    assertEquals(10, in.size());
+    assertEquals(3, in.numClasses());
+    assertEquals(10, in.eval().size());
+    assertNull(in.eval().eval(), "the eval split has no eval split");
+    assertNull(d.input(4, 1, null).eval());
+    for (String c : List.of("ant", "bee")) {
+      Files.createDirectories(other.resolve(c));
+      ImageIO.write(solid(20, 20, COLOURS[0]), "png", other.resolve(c + "/x.png").toFile());
+    }
+    ImageFolder two = ImageFolder.open(other, DataOptions.of(24));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> d.input(4, 1, two));
+    assertTrue(e.getMessage().contains(other + " has classes [ant, bee]"), e.getMessage());
+  }
+
+  @Test
   void evalPassMatchesDeepMindPreprocessingAndSkipsUndecodable() {
     int size = 24;
     ImageFolder d = ImageFolder.open(root, DataOptions.of(size));
@@ -95,13 +114,7 @@ class ImageFolderTest {
       int seen = 0;
       int[] labels = new int[16];
       float[] gradientOut = null;
-      while (true) {
-        Fetch f;
-        try {
-          f = Fetch.next(s, b);
-        } catch (TFOutOfRangeException end) {
-          break;
-        }
+      for (Fetch f; (f = Fetch.nextInPass(s, b)) != null; ) {
         assertEquals(Shape.of(f.n(), size, size, 3), f.shape());
         int per = size * size * 3;
         for (int i = 0; i < f.n(); i++) {
@@ -141,12 +154,12 @@ class ImageFolderTest {
     ImageFolder d = ImageFolder.open(clean, DataOptions.of(16).withAugment(Augment.deepMind("202")));
     Fetch[] fresh = new Fetch[4];
     try (Graph g = new Graph(); Session s = new Session(g)) {
-      Batch b = d.build(Ops.create(g), 2, true, 9);
+      Batch b = FashionMnistPipelineTest.build(g, d.input(2, 9, null));
       Fetch.init(s, b);
       for (int i = 0; i < 4; i++) fresh[i] = Fetch.next(s, b);
     }
     try (Graph g = new Graph(); Session s = new Session(g)) {
-      Batch b = d.build(Ops.create(g), 2, true, 9, 3);
+      Batch b = FashionMnistPipelineTest.build(g, d.input(2, 9, null).startingAt(3));
       Fetch.init(s, b);
       Fetch f = Fetch.next(s, b);
       assertArrayEquals(fresh[3].labels(), f.labels());
@@ -160,7 +173,7 @@ class ImageFolderTest {
     ImageFolder d = ImageFolder.open(root,
         DataOptions.of(24, 24).withAugment(Augment.deepMind("203")).withParallelCalls(2));
     try (Graph g = new Graph(); Session s = new Session(g)) {
-      Batch b = d.build(Ops.create(g), 4, true, 11);
+      Batch b = FashionMnistPipelineTest.build(g, d.input(4, 11, null));
       Fetch.init(s, b);
       int[] perClass = new int[3];
       for (int step = 0; step < 6; step++) { // 24 examples > 2 epochs of 9 decodable images

@@ -5,8 +5,8 @@ import java.util.Arrays;
 import java.util.Locale;
 import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.StepConfig;
-import org.nfnet.training.SyntheticInput;
 import org.nfnet.training.TrainStep;
+import org.nfnet.training.data.SyntheticInput;
 import org.nfnet.zoo.NFNetConfig;
 import org.tensorflow.DeviceSpec;
 

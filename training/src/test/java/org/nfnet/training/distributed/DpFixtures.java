@@ -8,9 +8,9 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.nfnet.testing.SharedFixtures;
-import org.nfnet.training.FixedBatchInput;
 import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.StepConfig;
+import org.nfnet.training.data.FixedBatchInput;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.VariantJson;
 

@@ -1,10 +1,6 @@
 package org.nfnet.zoo.graph;
 
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import org.nfnet.zoo.ParameterSpec;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
@@ -28,7 +24,7 @@ public final class ResourceParameters implements ParameterSource {
 
   private final ResourceVariables variables;
   private final Operand<TInt64> seed;
-  private final Map<String, Entry> entries = new LinkedHashMap<>();
+  private final ParameterTable<Entry> entries = new ParameterTable<>();
 
   /**
    * @param variables where the parameter variables are registered
@@ -42,29 +38,23 @@ public final class ResourceParameters implements ParameterSource {
 
   @Override
   public Operand<TFloat32> get(Ops module, ParameterSpec spec, ParameterInit init) {
-    if (entries.containsKey(spec.haikuKey())) {
-      throw new IllegalStateException("parameter " + spec.haikuKey() + " requested twice");
-    }
+    entries.checkNew(spec);
     Operand<TFloat32> initial = seed == null ? null : Initializers.value(module, spec, init,
         StochasticDepth.subSeed(module, seed, entries.size() + 1L));
     ResourceVariables.Variable<TFloat32> v = variables.create(module.withName(spec.name()),
         spec.tfName(), Shape.of(spec.shape()), TFloat32.class, initial, true);
     Operand<TFloat32> read = module.withName(spec.name() + "_read").readVariableOp(v.handle(),
         TFloat32.class);
-    entries.put(spec.haikuKey(), new Entry(spec, v, read));
+    entries.add(spec, new Entry(spec, v, read));
     return read;
   }
 
   /** All parameters in creation (forward) order. */
   public List<Entry> entries() {
-    return Collections.unmodifiableList(new ArrayList<>(entries.values()));
+    return entries.all();
   }
 
   public Entry entry(String haikuKey) {
-    Entry e = entries.get(haikuKey);
-    if (e == null) {
-      throw new IllegalArgumentException("no parameter " + haikuKey);
-    }
-    return e;
+    return entries.get(haikuKey);
   }
 }

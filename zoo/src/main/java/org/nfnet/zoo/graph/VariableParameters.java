@@ -1,7 +1,6 @@
 package org.nfnet.zoo.graph;
 
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,16 +32,14 @@ public final class VariableParameters implements ParameterSource {
   public record Entry(ParameterSpec spec, ParameterInit init, Variable<TFloat32> variable,
       Operand<TFloat32> read, Ops scope) {}
 
-  private final Map<String, Entry> entries = new LinkedHashMap<>();
+  private final ParameterTable<Entry> entries = new ParameterTable<>();
   private final Map<String, Loader> loaders = new LinkedHashMap<>();
 
   private record Loader(Placeholder<TFloat32> value, Op assign) {}
 
   @Override
   public Operand<TFloat32> get(Ops module, ParameterSpec spec, ParameterInit init) {
-    if (entries.containsKey(spec.haikuKey())) {
-      throw new IllegalStateException("parameter " + spec.haikuKey() + " requested twice");
-    }
+    entries.checkNew(spec);
     Variable<TFloat32> v = module.withName(spec.name()).variable(Shape.of(spec.shape()), TFloat32.class);
     String actual = v.op().name();
     if (!actual.endsWith(spec.tfName())) {
@@ -50,21 +47,17 @@ public final class VariableParameters implements ParameterSource {
           + ", expected " + spec.tfName() + " (another model in the same graph scope?)");
     }
     Operand<TFloat32> read = module.withName(spec.name() + "_read").identity(v);
-    entries.put(spec.haikuKey(), new Entry(spec, init, v, read, module));
+    entries.add(spec, new Entry(spec, init, v, read, module));
     return read;
   }
 
   /** All parameters in creation (forward) order. */
   public List<Entry> entries() {
-    return Collections.unmodifiableList(new ArrayList<>(entries.values()));
+    return entries.all();
   }
 
   public Entry entry(String haikuKey) {
-    Entry e = entries.get(haikuKey);
-    if (e == null) {
-      throw new IllegalArgumentException("no parameter " + haikuKey);
-    }
-    return e;
+    return entries.get(haikuKey);
   }
 
   /**
@@ -74,7 +67,7 @@ public final class VariableParameters implements ParameterSource {
   public Op initializer(Ops tf, Operand<TInt64> seed) {
     List<Op> assigns = new ArrayList<>();
     long salt = 0;
-    for (Entry e : entries.values()) {
+    for (Entry e : entries.all()) {
       Operand<TFloat32> value = Initializers.value(e.scope(), e.spec(), e.init(),
           StochasticDepth.subSeed(e.scope(), seed, ++salt));
       assigns.add(e.scope().withName(e.spec().name() + "_init").assign(e.variable(), value));
@@ -98,7 +91,7 @@ public final class VariableParameters implements ParameterSource {
       java.util.Set<String> only) {
     List<Entry> chunk = new ArrayList<>();
     long bytes = 0;
-    for (Entry e : entries.values()) {
+    for (Entry e : entries.all()) {
       if (only != null && !only.contains(e.spec().haikuKey())) {
         continue;
       }

@@ -1,19 +1,25 @@
-package org.nfnet.training;
+package org.nfnet.training.data;
 
-import org.nfnet.training.data.Batch;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TInt64;
 
 /**
- * The contract between the training step and its input: a stream of batches of a fixed size, with
- * its position (resume), its part for a replica (data parallelism) and its held-out split.
- * Implemented by {@link DatasetInput} (a file-backed {@link org.nfnet.training.data.Dataset}
- * split, e.g. Fashion-MNIST or an image folder, at a batch size and seed), {@link SyntheticInput}
- * and {@link FixedBatchInput}.
+ * The one input abstraction of training and evaluation: a stream of {@link Batch}es of a fixed
+ * size, with its position (resume), its part for a replica (data parallelism) and its held-out
+ * split. Where they come from:
  *
- * <p>Batches ({@link Batch}) are produced <em>in-graph</em> (typically a TF data iterator's
- * {@code getNext}) so a training step is a single {@code Session.run} with no host feeding.
+ * <ul>
+ *   <li>{@link FashionMnist#input} and {@link ImageFolder#input}: file-backed data (shuffled,
+ *       augmented with RandAugment/MixUp/CutMix per {@link DataOptions}) with its test split as
+ *       {@link #eval()};
+ *   <li>{@link SyntheticInput}: a learnable task generated in-graph, for smoke runs;
+ *   <li>{@link FixedBatchInput}: one constant batch, for parity checks;
+ *   <li>{@code resource.FedInput}: placeholders fed by the caller (an exported train step).
+ * </ul>
+ *
+ * <p>Batches are produced <em>in-graph</em> (typically a TF data iterator's {@code getNext}) so a
+ * training step is a single {@code Session.run} with no host feeding.
  */
 public interface InputSource {
   /**

@@ -1,6 +1,5 @@
-package org.nfnet.training;
+package org.nfnet.training.data;
 
-import org.nfnet.training.data.Batch;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TInt64;

@@ -1,18 +1,16 @@
-package org.nfnet.training;
+package org.nfnet.training.data;
 
-import org.nfnet.training.data.Batch;
-import org.nfnet.training.data.Dataset;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TInt64;
 
 /**
- * Adapts the data package's {@link Dataset} splits (Fashion-MNIST, image folders, with
- * RandAugment/MixUp/CutMix) to the trainer's {@link InputSource}.
+ * A file-backed data set's training split at a batch size and seed, with its test split as
+ * {@link #eval()}: what {@link FashionMnist#input} and {@link ImageFolder#input} return.
  */
-public final class DatasetInput implements InputSource {
-  private final Dataset train;
-  private final Dataset test;
+final class SplitInput implements InputSource {
+  private final Split train;
+  private final Split test;
   private final int batchSize;
   private final long seed;
   private final long startStep;
@@ -22,12 +20,15 @@ public final class DatasetInput implements InputSource {
    * @param train the training split
    * @param test the evaluation split, or null
    */
-  public DatasetInput(Dataset train, Dataset test, int batchSize, long seed) {
+  SplitInput(Split train, Split test, int batchSize, long seed) {
     this(train, test, batchSize, seed, 0L, true);
   }
 
-  private DatasetInput(Dataset train, Dataset test, int batchSize, long seed, long startStep,
+  private SplitInput(Split train, Split test, int batchSize, long seed, long startStep,
       boolean training) {
+    if (batchSize < 1) {
+      throw new IllegalArgumentException("batchSize must be >= 1, got " + batchSize);
+    }
     this.train = train;
     this.test = test;
     this.batchSize = batchSize;
@@ -44,7 +45,7 @@ public final class DatasetInput implements InputSource {
 
   @Override
   public InputSource startingAt(long step) {
-    return new DatasetInput(train, test, batchSize, seed, step, training);
+    return new SplitInput(train, test, batchSize, seed, step, training);
   }
 
   /**
@@ -59,7 +60,7 @@ public final class DatasetInput implements InputSource {
     }
     ShardedInput.checkShard(batchSize, index, count);
     long s = seed + index * 0x9E3779B97F4A7C15L;
-    return new DatasetInput(train, test, batchSize / count, s, startStep, training);
+    return new SplitInput(train, test, batchSize / count, s, startStep, training);
   }
 
   @Override
@@ -79,7 +80,7 @@ public final class DatasetInput implements InputSource {
 
   @Override
   public InputSource eval() {
-    return training && test != null ? new DatasetInput(test, null, batchSize, seed, 0L, false)
+    return training && test != null ? new SplitInput(test, null, batchSize, seed, 0L, false)
         : null;
   }
 }
