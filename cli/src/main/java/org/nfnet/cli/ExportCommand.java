@@ -171,13 +171,14 @@ final class ExportCommand implements Callable<Integer> {
       // The warm-up length is in epochs of the run's data, so the schedule needs its size.
       TrainingData data;
       try {
-        data = TrainingData.resolve(dataName, DataOptions.of(trainRes, evalRes));
+        data = TrainingData.resolve(dataName, DataOptions.of(trainRes, evalRes), batch,
+            saved.path("seed").asLong(0));
       } catch (RuntimeException e) {
         throw new UserException("--train-step " + run + ": the run's data '" + dataName
             + "' (needed for its learning-rate schedule) cannot be opened: " + e.getMessage(), e);
       }
-      if (model.numClasses() != data.train().numClasses()) {
-        model = model.withNumClasses(data.train().numClasses());
+      if (model.numClasses() != data.input().numClasses()) {
+        model = model.withNumClasses(data.input().numClasses());
       }
       long planned = RunDirectory.plannedSteps(saved);
       OptimizerConfig opt = OptimizerConfig.deepMind()
@@ -186,7 +187,7 @@ final class ExportCommand implements Callable<Integer> {
       TrainingConfig cfg = TrainingConfig.defaults(model, planned, run).with(b -> b
           .baseLr(saved.path("lr").asDouble(0.1))
           .warmupEpochs(saved.path("warmupEpochs").asDouble(5.0)));
-      var base = (LearningRateSchedule.WarmupCosineDecay) cfg.schedule(data.train().size(), batch);
+      var base = (LearningRateSchedule.WarmupCosineDecay) cfg.schedule(data.input().size(), batch);
       long total = planned;
       JsonNode schedule = saved.path("schedule");
       for (int i = 1; i < schedule.size(); i++) {

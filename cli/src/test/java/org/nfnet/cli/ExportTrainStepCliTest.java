@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nfnet.training.Checkpoints;
-import org.nfnet.training.FixedBatchInput;
+import org.nfnet.training.data.FixedBatchInput;
 import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.OptimizerConfig;
 import org.nfnet.training.StepConfig;
