@@ -18,7 +18,6 @@ import org.nfnet.training.Checkpoints;
 import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.OptimizerConfig;
 import org.nfnet.training.StepConfig;
-import org.nfnet.training.StretchedSchedule;
 import org.nfnet.training.TrainingConfig;
 import org.nfnet.training.data.DataOptions;
 import org.nfnet.training.resource.FedInput;
@@ -188,15 +187,7 @@ final class ExportCommand implements Callable<Integer> {
           .baseLr(saved.path("lr").asDouble(0.1))
           .warmupEpochs(saved.path("warmupEpochs").asDouble(5.0)));
       var base = (LearningRateSchedule.WarmupCosineDecay) cfg.schedule(data.input().size(), batch);
-      long total = planned;
-      JsonNode schedule = saved.path("schedule");
-      for (int i = 1; i < schedule.size(); i++) {
-        if (schedule.get(i).path("from").asLong() <= step) {
-          total = schedule.get(i).path("steps").asLong();
-        }
-      }
-      var stretches = RunDirectory.stretches(saved, step, total);
-      LearningRateSchedule lr = stretches.isEmpty() ? base : new StretchedSchedule(base, stretches);
+      LearningRateSchedule lr = RunDirectory.schedule(base, saved, step, RunDirectory.totalAt(saved, step));
       StepConfig defaults = StepConfig.defaults();
       var config = new ResourceTrainStep.Config(opt, lr, defaults.labelSmoothing(),
           saved.path("emaDecay").asDouble(0.999), saved.path("regularize").asBoolean(true),

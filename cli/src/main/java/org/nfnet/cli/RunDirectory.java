@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
+import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.StretchedSchedule;
 
 /**
@@ -119,24 +120,44 @@ final class RunDirectory {
   }
 
   /**
+   * The run's learning-rate schedule from {@code step} on: {@code base} with the stretches saved up
+   * to that step, plus one to {@code target} when that differs from the length then in force.
+   */
+  static LearningRateSchedule schedule(LearningRateSchedule.WarmupCosineDecay base, ObjectNode settings, long step,
+      long target) {
+    List<StretchedSchedule.Stretch> s = stretches(settings, step, target);
+    return s.isEmpty() ? base : new StretchedSchedule(base, s);
+  }
+
+  /**
    * The schedule changes of a run resumed at {@code step}: saved stretches made at or before it,
-   * plus one to {@code target} when that differs from the run's current length.
+   * plus one to {@code target} when that differs from the run's length at that step.
    */
   static List<StretchedSchedule.Stretch> stretches(ObjectNode settings, long step, long target) {
     List<StretchedSchedule.Stretch> out = new ArrayList<>();
-    long total = plannedSteps(settings);
     var schedule = settings.path("schedule");
     for (int i = 1; i < schedule.size(); i++) {
       long from = schedule.get(i).path("from").asLong();
       if (from <= step) {
         out.add(new StretchedSchedule.Stretch(from, schedule.get(i).path("steps").asLong()));
-        total = schedule.get(i).path("steps").asLong();
       }
     }
-    if (target != total) {
+    if (target != totalAt(settings, step)) {
       out.add(new StretchedSchedule.Stretch(step, target));
     }
     return out;
+  }
+
+  /** The run's length in force at {@code step}: its last stretch made by then, else as planned. */
+  static long totalAt(ObjectNode settings, long step) {
+    long total = plannedSteps(settings);
+    var schedule = settings.path("schedule");
+    for (int i = 1; i < schedule.size(); i++) {
+      if (schedule.get(i).path("from").asLong() <= step) {
+        total = schedule.get(i).path("steps").asLong();
+      }
+    }
+    return total;
   }
 
   /** The run's originally planned length (the base schedule's). */

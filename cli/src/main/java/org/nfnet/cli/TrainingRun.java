@@ -13,7 +13,6 @@ import org.nfnet.savedmodel.NFNetExporter;
 import org.nfnet.training.FineTuning;
 import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.OptimizerConfig;
-import org.nfnet.training.StretchedSchedule;
 import org.nfnet.training.TrainStep;
 import org.nfnet.training.Trainer;
 import org.nfnet.training.TrainingConfig;
@@ -133,9 +132,8 @@ final class TrainingRun {
         .with(b -> b.baseLr(s.lr()).warmupEpochs(s.warmupEpochs()).step(st -> st.optimizer(opt)));
     LearningRateSchedule.WarmupCosineDecay base =
         (LearningRateSchedule.WarmupCosineDecay) cfg.schedule(input.size(), input.batchSize());
-    var stretches = plan == null ? java.util.List.<StretchedSchedule.Stretch>of()
-        : RunDirectory.stretches(saved, plan.step(), steps);
-    LearningRateSchedule schedule = stretches.isEmpty() ? base : new StretchedSchedule(base, stretches);
+    LearningRateSchedule schedule = plan == null ? base
+        : RunDirectory.schedule(base, saved, plan.step(), steps);
     int evalEvery = s.evalEvery() != null ? s.evalEvery() : (int) Math.max(1, steps / 10);
     int fullEval = test == null ? 0 : (int) ((test.size() + s.batch() - 1) / s.batch());
     int evalBatches = s.evalBatches() > 0 ? s.evalBatches() : Math.min(fullEval, evalEvery);
