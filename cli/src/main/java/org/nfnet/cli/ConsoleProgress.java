@@ -54,16 +54,19 @@ final class ConsoleProgress implements TrainingListener, AutoCloseable {
 
   @Override
   public void onStep(TrainStep.StepMetrics m, double ips) {
-    String stats = String.format(Locale.ROOT, "loss %.4f acc %.3f lr %.4g clip %.3f %.0f img/s",
-        m.loss(), m.top1(), m.learningRate(), m.clipFraction(), ips);
     if (progress != null) {
       progress.stepTo(m.step() + 1);
-      progress.setExtraMessage(" " + stats);
+      progress.setExtraMessage(" " + stats(m, ips));
     } else if (stepLines && System.nanoTime() - lastLine >= intervalNanos) {
       lastLine = System.nanoTime();
-      out.printf(Locale.ROOT, "step %d/%d  %s%n", m.step() + 1, total, stats);
+      out.printf(Locale.ROOT, "step %d/%d  %s%n", m.step() + 1, total, stats(m, ips));
       out.flush();
     }
+  }
+
+  private static String stats(TrainStep.StepMetrics m, double ips) {
+    return String.format(Locale.ROOT, "loss %.4f acc %.3f lr %.4g clip %.3f %.0f img/s",
+        m.loss(), m.top1(), m.learningRate(), m.clipFraction(), ips);
   }
 
   @Override
