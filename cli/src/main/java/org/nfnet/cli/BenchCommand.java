@@ -29,8 +29,9 @@ final class BenchCommand implements Callable<Integer> {
           + "--models), pytorch (F0 inference and training timed round-robin against PyTorch "
           + "and ONNX Runtime on this machine, each precision against the same precision: "
           + "bench/pytorch/nfnet_torch.py under Debian's python3-torch, or the Python named by "
-          + "NFNET_PYTHON), train-memory (memory of one training process by phase); the last "
-          + "five are not in the default set "
+          + "NFNET_PYTHON), train-memory (memory of one training process by phase), serve "
+          + "(latency of one image through `nfnet serve`'s HTTP server against the bare call); the "
+          + "last six are not in the default set "
           + "(default ${DEFAULT-VALUE}).")
   List<String> sections;
 

@@ -35,9 +35,10 @@ public final class BenchSections {
       case "infer-profile" -> InferProfile.run(s);
       case "pytorch" -> PyTorchBaseline.run(s);
       case "train-memory" -> TrainMemory.run(s);
+      case "serve" -> ServeBench.run(s);
       default -> throw new IllegalArgumentException("unknown bench section '" + section
           + "'; valid: peak, infer, train, convert, train-profile, infer-profile, compare, pytorch, "
-          + "train-memory");
+          + "train-memory, serve");
     };
     r.put("peak_rss_mb", Memory.lifetimePeakBytes() / 1e6);
     return r;
