@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import java.io.ByteArrayOutputStream;
@@ -53,8 +54,11 @@ public final class TfServingJson {
     }
   }
 
+  // The fast (Lemire/FastDoubleParser, bundled in jackson-core) decimal parser is correctly
+  // rounded like Double.parseDouble and twice as fast: an image of float pixels is ~200k numbers.
   private static final JsonFactory FACTORY = JsonFactory.builder()
       .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+      .enable(StreamReadFeature.USE_FAST_DOUBLE_PARSER)
       .disable(JsonWriteFeature.WRITE_NAN_AS_STRINGS)
       .build();
 
@@ -235,8 +239,9 @@ public final class TfServingJson {
         }
         b64Rest(p, acc, d);
       }
-      case VALUE_NUMBER_INT -> acc.addNumber(d, p.getFloatValue(), true);
-      case VALUE_NUMBER_FLOAT -> acc.addNumber(d, p.getFloatValue(), false);
+      // As TF Serving (rapidjson's GetFloat): the number read as a double, then cast to float.
+      case VALUE_NUMBER_INT -> acc.addNumber(d, (float) p.getDoubleValue(), true);
+      case VALUE_NUMBER_FLOAT -> acc.addNumber(d, (float) p.getDoubleValue(), false);
       case VALUE_STRING -> acc.addString(d, p.getText().getBytes(StandardCharsets.UTF_8));
       case VALUE_TRUE, VALUE_FALSE -> acc.addBoolean(d, p.getBooleanValue());
       default -> throw new HttpStatusException(400, "unexpected " + p.currentToken() + " in a tensor");
