@@ -65,6 +65,7 @@ final class ServeBench {
     r.put("jpeg_body_bytes", bodies[2].length);
     double[][] t = new double[CASES.length][s.repeats()];
     double[][] parse = new double[bodies.length][s.repeats()];
+    double[][] transport = new double[bodies.length][s.repeats()];
     try (NFNetModel bare = NFNetModel.load(dir);
         ServedModel served = ServedModel.load("nfnet", dir, ServedModel.Policy.LATEST, null,
             ImageDecoder.Limits.defaults().withMaxImageBytes(64L << 20));
@@ -72,6 +73,7 @@ final class ServeBench {
         TUint8 pixels = img.tensor()) {
       HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
       URI uri = URI.create(server.baseUrl() + "/v1/models/nfnet:predict");
+      URI nowhere = URI.create(server.baseUrl() + "/v1/models/no-such-model:predict");
       for (int i = 0; i < s.warmup() + s.repeats(); i++) {
         double[] round = new double[CASES.length];
         float[] bareLogits = null;
@@ -83,7 +85,7 @@ final class ServeBench {
             case "bare_jpeg" -> bare.predictEncoded(List.of(img.jpeg()));
             default -> {
               int f = k / 2;
-              byte[] answer = post(http, uri, bodies[f]);
+              byte[] answer = post(http, uri, bodies[f], 200);
               round[k] = (System.nanoTime() - a) / 1e9;
               if (i == 0 && f == 0) {
                 r.put("http_float_max_abs_logit_diff", maxAbsDiff(answer, bareLogits));
@@ -94,13 +96,18 @@ final class ServeBench {
             round[k] = (System.nanoTime() - a) / 1e9;
           }
         }
-        // The server's JSON parse of each body alone (no model run): the part of the HTTP overhead
-        // that grows with the body.
+        // The parts of the HTTP overhead that grow with the body, each alone: the server's JSON
+        // parse (in-process, no model run), and the transport (the client sends the body to an
+        // unknown model: the server answers 404 after reading it, without parsing).
         double[] parsed = new double[bodies.length];
+        double[] sent = new double[bodies.length];
         for (int f = 0; f < bodies.length; f++) {
           long a = System.nanoTime();
           TfServingJson.parsePredict(new ByteArrayInputStream(bodies[f]));
           parsed[f] = (System.nanoTime() - a) / 1e9;
+          a = System.nanoTime();
+          post(http, nowhere, bodies[f], 404);
+          sent[f] = (System.nanoTime() - a) / 1e9;
         }
         if (i >= s.warmup()) {
           for (int k = 0; k < CASES.length; k++) {
@@ -108,6 +115,7 @@ final class ServeBench {
           }
           for (int f = 0; f < bodies.length; f++) {
             parse[f][i - s.warmup()] = parsed[f];
+            transport[f][i - s.warmup()] = sent[f];
           }
         }
       }
@@ -133,14 +141,17 @@ final class ServeBench {
       }
       Stats rs = Stats.of(ratio);
       Stats ps = Stats.of(parse[f]);
+      Stats ts = Stats.of(transport[f]);
       String key = "http_" + forms[f] + "_over_" + CASES[k].bare();
       r.put(key, rs.median());
       r.set(key + "_spread", BenchSections.stats(rs, "ratio"));
       r.put("http_" + forms[f] + "_overhead_ms", 1e3 * Stats.of(overhead).median());
       r.put("parse_" + forms[f] + "_ms", 1e3 * ps.median());
+      r.put("transport_" + forms[f] + "_ms", 1e3 * ts.median());
       summary.append(String.format(Locale.ROOT, "%s: served / bare %.2fx (per-round median, %.2f..%.2f);"
-          + " overhead %.1f ms, of which JSON parse %.1f ms%n", forms[f], rs.median(), rs.min(), rs.max(),
-          1e3 * Stats.of(overhead).median(), 1e3 * ps.median()));
+          + " overhead %.1f ms; alone: JSON parse %.1f ms, HTTP round trip of the body %.1f ms%n", forms[f],
+          rs.median(), rs.min(), rs.max(), 1e3 * Stats.of(overhead).median(), 1e3 * ps.median(),
+          1e3 * ts.median()));
     }
     double[] jpegVsLogits = new double[s.repeats()];
     for (int i = 0; i < jpegVsLogits.length; i++) {
@@ -162,11 +173,11 @@ final class ServeBench {
     return NFNetServer.Options.defaults().withHost("127.0.0.1").withPort(0).withHttp(http);
   }
 
-  static byte[] post(HttpClient http, URI uri, byte[] body) throws Exception {
+  static byte[] post(HttpClient http, URI uri, byte[] body, int expect) throws Exception {
     HttpResponse<byte[]> resp = http.send(HttpRequest.newBuilder(uri)
         .header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofByteArray());
-    if (resp.statusCode() != 200) {
+    if (resp.statusCode() != expect) {
       throw new IllegalStateException("POST " + uri + " answered " + resp.statusCode() + ": "
           + new String(resp.body(), StandardCharsets.UTF_8));
     }
