@@ -28,10 +28,11 @@ import org.tensorflow.types.TUint8;
  * {@code nfnet serve}'s server, in-process on 127.0.0.1, against the same work called directly.
  * The model is the default export (float32, weights as variables), loaded twice: once as
  * {@code nfnet logits} loads it (the bare calls), once as {@code nfnet serve} serves it. Each round
- * times, one after the other, every in-process call and every HTTP request form a TF Serving
- * client uses for an image ({@link ServeRequests}), over one keep-alive connection; the request
+ * times every HTTP request form a TF Serving client uses for an image ({@link ServeRequests}), over
+ * one keep-alive connection, each next to the same work called in-process; the request
  * bodies are built once, outside the timings. Reported: p50/p90 of each, medians of per-round
- * ratios served/bare, and the server's JSON parse time of each body measured alone.
+ * ratios served/bare, and two parts of the overhead measured alone per body: the server's JSON
+ * parse and the HTTP round trip of the body.
  */
 final class ServeBench {
   /** A timed case: what it measures and the bare case its ratio is taken against (null: none). */
