@@ -11,6 +11,9 @@ import org.tensorflow.types.family.TNumber;
 public final class Activations {
   /** sqrt(2 / pi), as jax.nn.gelu's tanh approximation uses it. */
   private static final double SQRT_2_OVER_PI = Math.sqrt(2.0 / Math.PI);
+  /** {@link #geluTanh}'s constants: {@code gelu(x) = x * sigmoid(x * (C1 + C2 * x^2))}. */
+  static final float GELU_C1 = (float) (2 * SQRT_2_OVER_PI);
+  static final float GELU_C2 = (float) (2 * SQRT_2_OVER_PI * 0.044715);
 
   private Activations() {}
 
@@ -24,10 +27,14 @@ public final class Activations {
    * average pool at most), so the constant factor (gamma, times the block's beta) is folded into
    * its kernel ({@link org.nfnet.zoo.NFNetStructure#kernelInputScales}) instead of costing a
    * full-size multiply per call and another in the backward pass. Activations are memory-bound on
-   * CPU, so each full-tensor op saved is worth it.
+   * CPU, so each full-tensor op saved is worth it. In a graph that will be
+   * {@code differentiated}, a GELU's backward pass keeps only {@code x} ({@link RecomputedGelu}).
    */
-  static Operand<TFloat32> unscaled(Ops tf, Activation a, Operand<TFloat32> x) {
-    return times(tf, a, x, 1.0f);
+  static Operand<TFloat32> unscaled(Ops tf, Activation a, Operand<TFloat32> x,
+      boolean differentiated) {
+    Operand<TFloat32> y = times(tf, a, x, 1.0f);
+    return differentiated && a == Activation.GELU && RecomputedGelu.available()
+        ? RecomputedGelu.wrap(tf, y, x) : y;
   }
 
   /** {@code y * gamma} of {@code a}: the constant {@link #unscaled} leaves out. */
@@ -62,10 +69,8 @@ public final class Activations {
    * and the exact (erf) GELU would move logits by ~3e-4 of their range.
    */
   static Operand<TFloat32> geluTanh(Ops tf, Operand<TFloat32> x, float s) {
-    float c1 = (float) (2 * SQRT_2_OVER_PI);
-    float c2 = (float) (2 * SQRT_2_OVER_PI * 0.044715);
-    Operand<TFloat32> z = tf.math.mul(x,
-        tf.math.add(tf.math.mul(tf.math.square(x), tf.constant(c2)), tf.constant(c1)));
+    Operand<TFloat32> z = tf.math.mul(x, tf.math.add(
+        tf.math.mul(tf.math.square(x), tf.constant(GELU_C2)), tf.constant(GELU_C1)));
     return tf.math.mul(scaled(tf, x, s), tf.math.sigmoid(z));
   }
 

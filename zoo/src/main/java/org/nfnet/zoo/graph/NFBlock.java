@@ -31,7 +31,8 @@ final class NFBlock {
     // Activations are built without their constant factor (gamma, and beta here): each
     // consuming conv folds it into its kernel (NFNetStructure.kernelInputScales).
     Activation act = ctx.config.activation();
-    Operand<TFloat32> h = Activations.unscaled(tf, act, x);
+    boolean diff = ctx.options.differentiated();
+    Operand<TFloat32> h = Activations.unscaled(tf, act, x, diff);
 
     Operand<TFloat32> shortcut = x;
     if (b.useProjection()) {
@@ -51,9 +52,9 @@ final class NFBlock {
     out = WSConv2D.apply(ctx, ParameterNames.module(m, "conv1"), out, 3, b.groupWidth(),
         b.width(), b.stride());
     out = WSConv2D.apply(ctx, ParameterNames.module(m, "conv1b"),
-        Activations.unscaled(tf, act, out), 3, b.groupWidth(), b.width(), 1);
+        Activations.unscaled(tf, act, out, diff), 3, b.groupWidth(), b.width(), 1);
     out = WSConv2D.apply(ctx, ParameterNames.module(m, "conv2"),
-        Activations.unscaled(tf, act, out), 1, b.width(), b.outChannels(), 1);
+        Activations.unscaled(tf, act, out, diff), 1, b.width(), b.outChannels(), 1);
 
     // The branch is scaled by 2 * se_gate, the stochastic-depth mask, skip_gain and alpha. All of
     // them are per example and channel at most, so they are multiplied together on the small

@@ -56,7 +56,8 @@ public final class NFNet {
     Operand<TFloat32> out = images;
     int ch = 3;
     for (int i = 0; i < NFNetStructure.stemConvCount(); i++) {
-      Operand<TFloat32> in = i == 0 ? out : Activations.unscaled(root, config.activation(), out);
+      Operand<TFloat32> in = i == 0 ? out : Activations.unscaled(root, config.activation(), out,
+          options.differentiated());
       int outCh = NFNetStructure.stemChannels(config, i);
       out = WSConv2D.apply(ctx, NFNetStructure.stemModule(i), in, 3, ch, outCh,
           NFNetStructure.stemStride(i));

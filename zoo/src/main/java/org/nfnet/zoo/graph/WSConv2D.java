@@ -54,7 +54,8 @@ public final class WSConv2D {
     }
     Ops tf = ctx.scope(module);
     return Activations.unscaled(tf, act,
-        build(ctx, module, x, kernel, inChannelsPerGroup, outChannels, stride, false));
+        build(ctx, module, x, kernel, inChannelsPerGroup, outChannels, stride, false),
+        ctx.options.differentiated());
   }
 
   private static Operand<TFloat32> build(BuildContext ctx, String module, Operand<TFloat32> x,
