@@ -45,6 +45,29 @@ class RecomputedGeluTest {
     assertTrue(worst < 2e-5, "worst relative error " + worst);
   }
 
+  /** Two GELUs in one name scope (TF names the second {@code gelu_recomputed_1}): both count. */
+  @Test
+  void composedGelusInOneScopeChainTheirDerivatives() {
+    float[] x = random(4, 3.0);
+    try (Graph g = new Graph(); Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      Operand<TFloat32> in = tf.identity(tf.constant(x));
+      Operand<TFloat32> y = Activations.unscaled(tf, Activation.GELU,
+          Activations.unscaled(tf, Activation.GELU, in, true), true);
+      Operand<TFloat32> loss = tf.reduceSum(y, tf.constant(0));
+      Output<?>[] grad = g.addGradients(loss.asOutput(), new Output<?>[] {in.asOutput()});
+      try (Result r = s.runner().fetch(grad[0]).run()) {
+        float[] got = values((TFloat32) r.get(0));
+        double worst = 0;
+        for (int i = 0; i < N; i++) {
+          double expected = geluTanhDerivative(geluTanh(x[i])) * geluTanhDerivative(x[i]);
+          worst = Math.max(worst, Math.abs(got[i] - expected) / (1e-3 + Math.abs(expected)));
+        }
+        assertTrue(worst < 5e-5, "worst relative error " + worst);
+      }
+    }
+  }
+
   @Test
   void backwardPassReadsOnlyTheInput() {
     assertEquals(List.of(), forwardOpsReadByGradients(true));
@@ -75,6 +98,10 @@ class RecomputedGeluTest {
         assertArrayEquals(new float[] {5f}, values((TFloat32) r.get(1)), 0f);
       }
     }
+  }
+
+  private static double geluTanh(double x) {
+    return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
   }
 
   /** d/dx of 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
