@@ -19,9 +19,9 @@ import picocli.CommandLine.Model.CommandSpec;
 final class XlaReportCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--graph", split = ",", defaultValue = "train,train-resource,inference",
-      description = "train (today's TrainStep), train-resource (resource-variable step),"
-          + " inference; comma-separated (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--graph", split = ",", defaultValue = "train,inference",
+      description = "train (the step 'nfnet train --xla' runs), inference (the forward on"
+          + " resource variables); comma-separated (default: ${DEFAULT-VALUE}).")
   List<String> graphs;
 
   @Option(names = "--variant", defaultValue = "variants/t0.json",
