@@ -1,12 +1,16 @@
 package org.nfnet.training;
 
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.nfnet.zoo.graph.NameScopes;
 import org.nfnet.zoo.graph.ResourceParameters;
 import org.nfnet.zoo.graph.ResourceSaver;
 import org.nfnet.zoo.graph.ResourceVariables;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
@@ -84,9 +88,33 @@ public final class TrainState {
         t.math.add(step, t.constant(1L)));
   }
 
+  /** Gives every parameter its Haiku-style initial value (one op, named by {@code named}). */
+  Op initParameters(Ops named) {
+    return named.withControlDependencies(parameters.entries().stream()
+        .map(e -> e.variable().initializer()).toList()).noOp();
+  }
+
   /** Sets the global step to 0. */
   Op reset() {
     return globalStep.initializer();
+  }
+
+  /** Current values of float variables (snapshots, nothing fed), by the caller's keys, in one run. */
+  static Map<String, float[]> values(Session session,
+      Map<String, ResourceVariables.Variable<TFloat32>> variables) {
+    var r = session.runner();
+    variables.values().forEach(v -> r.fetch(v.snapshot()));
+    Map<String, float[]> out = new LinkedHashMap<>();
+    try (Result res = r.run()) {
+      int i = 0;
+      for (String k : variables.keySet()) {
+        TFloat32 t = (TFloat32) res.get(i++);
+        float[] a = new float[(int) t.size()];
+        t.asRawTensor().data().asFloats().read(a);
+        out.put(k, a);
+      }
+    }
+    return out;
   }
 
   /** The checkpoint saver of every variable; build it after the last variable. */

@@ -164,8 +164,7 @@ public final class TrainStep implements AutoCloseable {
 
     // Initialisation, run explicitly (never by TF Java's auto-init, so restore is safe).
     Ops init = root.withSubScope("init");
-    initParams = init.withControlDependencies(params.entries().stream()
-        .map(e -> e.variable().initializer()).toList()).withName("init_parameters").noOp();
+    initParams = state.initParameters(init.withName("init_parameters"));
     List<Op> reset = new ArrayList<>(optimizer.reset());
     reset.add(state.reset());
     resetState = init.withControlDependencies(reset).withName("reset_optimizer").noOp();
@@ -288,38 +287,17 @@ public final class TrainStep implements AutoCloseable {
 
   /** Current values of the EMA weights (or raw weights without EMA), Haiku key -> values. */
   public Map<String, float[]> evalWeights() {
-    Map<String, Operand<TFloat32>> ts = new LinkedHashMap<>();
-    for (ResourceParameters.Entry e : state.parameters().entries()) {
-      ResourceVariables.Variable<TFloat32> v = ema == null ? null : ema.average(e.spec().haikuKey());
-      ts.put(e.spec().haikuKey(), (v != null ? v : e.variable()).snapshot());
-    }
-    return fetchAll(ts);
+    Map<String, ResourceVariables.Variable<TFloat32>> vs = new LinkedHashMap<>();
+    state.parameters().entries().forEach(e -> vs.put(e.spec().haikuKey(),
+        ema == null ? e.variable() : ema.average(e.spec().haikuKey())));
+    return TrainState.values(session, vs);
   }
 
   /** Current raw parameter values, Haiku key -> values. */
   public Map<String, float[]> weights() {
-    Map<String, Operand<TFloat32>> ts = new LinkedHashMap<>();
-    for (ResourceParameters.Entry e : state.parameters().entries()) {
-      ts.put(e.spec().haikuKey(), e.variable().snapshot());
-    }
-    return fetchAll(ts);
-  }
-
-  /** Fetches float tensors (fed nothing: variables and constants only) in one run. */
-  private Map<String, float[]> fetchAll(Map<String, Operand<TFloat32>> tensors) {
-    var r = session.runner();
-    tensors.values().forEach(r::fetch);
-    Map<String, float[]> out = new LinkedHashMap<>();
-    try (Result res = r.run()) {
-      int i = 0;
-      for (String k : tensors.keySet()) {
-        TFloat32 v = (TFloat32) res.get(i++);
-        float[] a = new float[(int) v.size()];
-        v.asRawTensor().data().asFloats().read(a);
-        out.put(k, a);
-      }
-    }
-    return out;
+    Map<String, ResourceVariables.Variable<TFloat32>> vs = new LinkedHashMap<>();
+    state.parameters().entries().forEach(e -> vs.put(e.spec().haikuKey(), e.variable()));
+    return TrainState.values(session, vs);
   }
 
   public Graph graph() {
