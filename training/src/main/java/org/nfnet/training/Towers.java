@@ -34,6 +34,10 @@ import org.tensorflow.types.TInt64;
  * step ({@code ForwardOptions#withHashMasks}), with and without XLA, so both draw the same masks
  * (TF's stateless random kernels take int64 seeds XLA on CPU does not compile into the step).
  *
+ * <p>Known limit: {@code Graph.addGradients} creates a tower's backward ops without a device (TF
+ * Java has no {@code colocate_gradients_with_ops}), so TF's placer puts most of the backward of
+ * towers d > 0 on device 0; under XLA such a step is many clusters, not one per device.
+ *
  * @param loss per tower, the mean loss over its rows
  * @param top1 per tower, top-1 accuracy over its rows
  * @param grads per tower, the gradient w.r.t. each trainable parameter (order of

@@ -33,11 +33,12 @@ import org.tensorflow.types.TInt64;
  * {@code Session.run}, which also returns loss, top-1, learning rate and clip fractions. The
  * constructor reads top to bottom as the step runs; each part is its own class.
  *
- * <p>All state is in resource variables ({@link TrainState}): new values are computed as tensors
- * and written with {@code AssignVariableOp}, and nothing reads a variable after its write in the
- * same step, so under {@link StepConfig#xla()} XLA compiles everything but the input pipeline and
- * the summaries into one cluster per device ({@code nfnet xla-report}). Checkpoints go through
- * {@link #saver()} ({@code SaveV2}/{@code RestoreV2} under the variable names).
+ * <p>All state is in resource variables ({@link TrainState}). Under {@link StepConfig#xla()} new
+ * values are computed as tensors and written with {@code AssignVariableOp}, and nothing reads a
+ * variable after its write in the same step, so XLA compiles everything but the input pipeline
+ * and the summaries into one cluster on a single device ({@code nfnet xla-report}; for towers see
+ * {@link Towers}). Checkpoints go through {@link #saver()} ({@code SaveV2}/{@code RestoreV2}
+ * under the variable names).
  *
  * <p>Nothing is pinned to a device: {@link StepConfig#device()} (e.g. {@code /device:GPU:0}) scopes
  * the whole step, soft placement lets TF fall back to CPU, and {@link StepConfig#xla()} turns on
