@@ -86,6 +86,72 @@ class ResourceTrainStepTest {
     assertTrue(!straight.get(0).equals(straight.get(2)), straight.toString());
   }
 
+  /**
+   * Fine-tuning with a frozen stem: frozen parameters have no momentum slot, and neither they nor
+   * their EMA averages move, while trainable ones do (inside the residual branches gradients start
+   * near zero: skip gains start at 0, so not every trainable parameter moves in two steps).
+   */
+  @Test
+  void frozenParametersHaveNoSlotAndStay() {
+    NFNetConfig t0 = Fixtures.t0Config();
+    var frozen = new FineTuning(null, false, 0).frozen(t0);
+    try (TrainStep s = TrainStep.create(t0, t0Step().input(), StepConfig.defaults().with(b -> b
+        .emaDecay(0.9).frozen(frozen)))) {
+      List<String> names = s.variables().all().stream().map(ResourceVariables.Variable::name)
+          .toList();
+      s.initialize();
+      Map<String, float[]> w0 = s.weights();
+      Map<String, float[]> e0 = s.evalWeights();
+      s.run(false);
+      s.run(false);
+      Map<String, float[]> w2 = s.weights();
+      Map<String, float[]> e2 = s.evalWeights();
+      int nFrozen = 0;
+      int moved = 0;
+      for (var e : s.parameters().entries()) {
+        String key = e.spec().haikuKey();
+        boolean isFrozen = frozen.test(e.spec());
+        assertEquals(!isFrozen, names.contains(SgdAgcOptimizer.MOMENTUM_SCOPE + "/"
+            + e.spec().tfName()), key + " has a slot iff trainable");
+        if (isFrozen) {
+          nFrozen++;
+          assertArrayEquals(w0.get(key), w2.get(key), key + " is frozen");
+          assertArrayEquals(e0.get(key), e2.get(key), key + "'s average");
+        } else if (!java.util.Arrays.equals(w0.get(key), w2.get(key))) {
+          moved++;
+          assertTrue(!java.util.Arrays.equals(e0.get(key), e2.get(key)), key + "'s average");
+        }
+      }
+      assertTrue(nFrozen > 0 && moved > 0, "frozen " + nFrozen + ", moved " + moved);
+    }
+  }
+
+  /**
+   * bf16 convolutions on float32 master weights: the variables stay float32 and the losses follow
+   * the float32 step's closely (bf16 has 8 mantissa bits) without being equal to them.
+   */
+  @Test
+  void bf16StepTracksTheFloat32Step() {
+    List<Double> f32 = new ArrayList<>();
+    List<Double> bf16 = new ArrayList<>();
+    for (boolean b16 : new boolean[] {false, true}) {
+      try (TrainStep base = t0Step();
+          TrainStep s = TrainStep.create(base.model(), base.input(), base.config().with(b -> b
+              .regularize(false).bf16(b16)))) {
+        assertTrue(s.variables().all().stream().allMatch(v -> v.type() != org.tensorflow.types
+            .TBfloat16.class), "no bf16 variable");
+        s.initialize();
+        for (int i = 0; i < 3; i++) {
+          (b16 ? bf16 : f32).add(s.run(false).loss());
+        }
+      }
+    }
+    for (int i = 0; i < 3; i++) {
+      assertEquals(f32.get(i), bf16.get(i), 2e-2 * f32.get(i), "loss of step " + i);
+    }
+    assertTrue(!f32.equals(bf16), "bf16 changes the numbers: " + f32 + " " + bf16);
+  }
+
   static Map<String, float[]> values(TrainStep s, List<String> names) {
     var run = s.session().runner();
     names.forEach(n -> run.fetch(s.variables().get(n).snapshot()));
