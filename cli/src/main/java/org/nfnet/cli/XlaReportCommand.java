@@ -14,7 +14,7 @@ import picocli.CommandLine.Model.CommandSpec;
 /** {@code nfnet xla-report}: how XLA auto-clustering compiles the training step and inference. */
 @Command(name = "xla-report", mixinStandardHelpOptions = true,
     description = {"Runs a graph under XLA auto-clustering (CPU global JIT, in a child JVM) and"
-        + " prints 'clusters: N, nodes in clusters: P%, ref-variable ops: K', the ops left"
+        + " prints 'clusters: N, nodes in clusters: P%%, ref-variable ops: K', the ops left"
         + " outside clusters with TensorFlow's reason, and losses (logits) with and without XLA."})
 final class XlaReportCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
