@@ -15,21 +15,19 @@ import org.nfnet.savedmodel.ExportDirectory;
 import org.nfnet.savedmodel.NFNetExporter;
 import org.nfnet.savedmodel.ResourceSavedModel;
 import org.nfnet.training.Checkpoints;
+import org.nfnet.training.FineTuning;
 import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.OptimizerConfig;
 import org.nfnet.training.StepConfig;
 import org.nfnet.training.TrainingConfig;
 import org.nfnet.training.data.DataOptions;
-import org.nfnet.training.resource.FedInput;
-import org.nfnet.training.resource.ResourceTrainStep;
+import org.nfnet.training.TrainStep;
+import org.nfnet.training.data.FedInput;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
-import org.nfnet.zoo.graph.ParameterSource;
-import org.nfnet.zoo.graph.ResourceVariables;
 import org.tensorflow.Signature;
 import org.tensorflow.op.Ops;
 import org.tensorflow.proto.SignatureDef;
-import org.tensorflow.types.TFloat32;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -37,9 +35,11 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code nfnet export --train-step RUN_DIR --out DIR}: a trainable SavedModel of a training run.
- * The run's newest intact checkpoint is restored (same keys) into a resource-variable step
- * ({@link ResourceTrainStep}) built with the run's recipe (schedule incl. resume stretches,
- * optimizer, EMA, label smoothing, regularisation, seed) and fed by placeholders; the SavedModel
+ * The run's newest intact checkpoint is restored into the training step ({@link TrainStep}, the
+ * one {@code nfnet train} runs, all state in resource variables) built with the run's recipe
+ * (schedule incl. resume stretches, optimizer, EMA, label smoothing, regularisation, seed, bf16,
+ * frozen stages) and fed
+ * by placeholders ({@link FedInput}); the SavedModel
  * (tags {@code serve} + {@code train}) has
  * <ul>
  *   <li>{@code train_step}: {@code images} float32 [B,R,R,3] (normalised as the run's input
@@ -92,24 +92,17 @@ final class ExportCommand implements Callable<Integer> {
     sel.skipped().forEach(k -> o.printf("warning: skipping damaged checkpoint %s%n", k));
     Path ckpt = sel.checkpoint().get();
     long step = Checkpoints.meta(ckpt).step();
-    if (saved.path("freezeStages").asInt(-1) >= 0) {
-      throw new UserException("--train-step " + run + ": the run froze stages (--freeze-stages "
-          + saved.path("freezeStages").asInt() + "); exporting a partly frozen step is not supported");
-    }
     Recipe r = Recipe.of(run, saved, step);
     o.printf(Locale.ROOT, "run      %s: %s, %d classes, checkpoint %s (step %d)%n", run,
         r.model().name(), r.model().numClasses(), ckpt.getFileName(), step);
-    if (saved.path("bf16").asBoolean(false)) {
-      o.println("warning: the run used bf16 convolutions; the exported step computes in float32");
-    }
     FedInput input = new FedInput(r.model().numClasses(), r.batch(), r.trainRes());
-    try (ResourceTrainStep s = ResourceTrainStep.create(r.model(), input, r.step())) {
+    try (TrainStep s = TrainStep.create(r.model(), input, r.step())) {
       Map<String, SignatureDef> sigs = new LinkedHashMap<>();
       sigs.put(TRAIN_STEP, ResourceSavedModel.signature("tensorflow/serving/predict",
           Map.of("images", input.images(), "labels", input.labels()), s.trainStepOutputs()));
       sigs.putAll(inference(s, r));
       try {
-        s.restore(ckpt.resolve(Checkpoints.VARIABLES).toString());
+        s.saver().restore(s.session(), ckpt.resolve(Checkpoints.VARIABLES).toString());
       } catch (RuntimeException e) {
         throw new UserException("cannot restore checkpoint " + ckpt + " into the exported step: "
             + String.valueOf(e.getMessage()).lines().findFirst().orElse(""), e);
@@ -118,7 +111,7 @@ final class ExportCommand implements Callable<Integer> {
       Thread cleanup = new Thread(() -> ExportDirectory.abandonOwnTemporaries(out), "export-cleanup");
       Runtime.getRuntime().addShutdownHook(cleanup);
       try {
-        ResourceSavedModel.write(s.session(), s.state().all(), s.saver(), sigs, null, TAGS, out);
+        ResourceSavedModel.write(s.session(), s.variables(), s.saver(), sigs, null, TAGS, out);
       } finally {
         try {
           Runtime.getRuntime().removeShutdownHook(cleanup);
@@ -140,17 +133,13 @@ final class ExportCommand implements Callable<Integer> {
    * preprocessing and class names) on the EMA shadows (the parameters without EMA), in scope
    * {@code inference/} of the training graph.
    */
-  private static Map<String, SignatureDef> inference(ResourceTrainStep s, Recipe r)
+  private static Map<String, SignatureDef> inference(TrainStep s, Recipe r)
       throws IOException {
-    Map<String, ResourceVariables.Variable<TFloat32>> ema = s.state().ema();
-    ParameterSource weights = (module, spec, init) -> (ema.isEmpty()
-        ? s.state().parameters().entry(spec.haikuKey()).variable() : ema.get(spec.haikuKey()))
-        .read(module);
     NFNetExporter exporter = new NFNetExporter(r.model()).cropPadding(r.cropPadding())
         .labels(r.classNames());
     Map<String, SignatureDef> out = new LinkedHashMap<>();
     for (Signature sig : exporter.signatures(Ops.create(s.graph()).withSubScope("inference"),
-        weights)) {
+        s.evalParameters())) {
       out.put(sig.key(), ResourceSavedModel.signature(sig));
     }
     return out;
@@ -158,7 +147,7 @@ final class ExportCommand implements Callable<Integer> {
 
   /** The run's model, batch, resolution, eval preprocessing and step recipe at {@code step}. */
   record Recipe(NFNetConfig model, int batch, int trainRes, int cropPadding, List<String> classNames,
-      ResourceTrainStep.Config step) {
+      StepConfig step) {
 
     static Recipe of(Path run, ObjectNode saved, long step) {
       NFNetConfig model = NFNetConfig.resolve(RunDirectory.variant(run, saved.path("variant").asText()));
@@ -188,10 +177,13 @@ final class ExportCommand implements Callable<Integer> {
           .warmupEpochs(saved.path("warmupEpochs").asDouble(5.0)));
       var base = (LearningRateSchedule.WarmupCosineDecay) cfg.schedule(data.input().size(), batch);
       LearningRateSchedule lr = RunDirectory.schedule(base, saved, step, RunDirectory.totalAt(saved, step));
-      StepConfig defaults = StepConfig.defaults();
-      var config = new ResourceTrainStep.Config(opt, lr, defaults.labelSmoothing(),
-          saved.path("emaDecay").asDouble(0.999), saved.path("regularize").asBoolean(true),
-          saved.path("seed").asLong(0), false);
+      NFNetConfig finalModel = model;
+      StepConfig config = StepConfig.defaults().with(b -> b.optimizer(opt).schedule(lr)
+          .emaDecay(saved.path("emaDecay").asDouble(0.999))
+          .regularize(saved.path("regularize").asBoolean(true))
+          .seed(saved.path("seed").asLong(0)).bf16(saved.path("bf16").asBoolean(false))
+          .frozen(new FineTuning(null, false, saved.path("freezeStages").asInt(-1))
+              .frozen(finalModel)));
       NFNetStructure.checkInputSize(model, trainRes, trainRes);
       return new Recipe(model, batch, trainRes, data.cropPadding(), data.classNames(), config);
     }

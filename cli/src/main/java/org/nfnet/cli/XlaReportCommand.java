@@ -14,14 +14,14 @@ import picocli.CommandLine.Model.CommandSpec;
 /** {@code nfnet xla-report}: how XLA auto-clustering compiles the training step and inference. */
 @Command(name = "xla-report", mixinStandardHelpOptions = true,
     description = {"Runs a graph under XLA auto-clustering (CPU global JIT, in a child JVM) and"
-        + " prints 'clusters: N, nodes in clusters: P%, ref-variable ops: K', the ops left"
+        + " prints 'clusters: N, nodes in clusters: P%%, ref-variable ops: K', the ops left"
         + " outside clusters with TensorFlow's reason, and losses (logits) with and without XLA."})
 final class XlaReportCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--graph", split = ",", defaultValue = "train,train-resource,inference",
-      description = "train (today's TrainStep), train-resource (resource-variable step),"
-          + " inference; comma-separated (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--graph", split = ",", defaultValue = "train,inference",
+      description = "train (the step 'nfnet train --xla' runs), inference (the forward on"
+          + " resource variables); comma-separated (default: ${DEFAULT-VALUE}).")
   List<String> graphs;
 
   @Option(names = "--variant", defaultValue = "variants/t0.json",

@@ -31,8 +31,8 @@ import org.tensorflow.types.TFloat32;
 /**
  * Issue 20: {@code nfnet export --train-step RUN_DIR} of a real (interrupted) T0 run, loaded in a
  * fresh JVM, continues training from the run's checkpoint step on the losses that the run's own
- * ({@code VariableV2}) {@link TrainStep}, restored from the same checkpoint with the run's recipe
- * written out here by hand, gets on the same batch; its {@code logits_from_normalized} equals the
+ * {@link TrainStep} (a second instance in this JVM), restored from the same checkpoint with the
+ * run's recipe written out here by hand, gets on the same batch; its {@code logits_from_normalized} equals the
  * logits of the checkpoint's EMA weights exported by the existing serving exporter.
  */
 class ExportTrainStepCliTest {

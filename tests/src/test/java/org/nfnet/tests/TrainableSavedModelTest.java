@@ -13,9 +13,9 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nfnet.savedmodel.ResourceSavedModel;
 import org.nfnet.training.ExponentialMovingAverage;
 import org.nfnet.training.LearningRateSchedule;
-import org.nfnet.training.OptimizerConfig;
-import org.nfnet.training.resource.FedInput;
-import org.nfnet.training.resource.ResourceTrainStep;
+import org.nfnet.training.StepConfig;
+import org.nfnet.training.TrainStep;
+import org.nfnet.training.data.FedInput;
 import org.nfnet.zoo.NFNetConfig;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
@@ -27,7 +27,7 @@ import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 
 /**
- * A resource-variable training step exported as a SavedModel with a {@code train_step} signature
+ * The training step ({@link TrainStep}, resource variables) exported as a SavedModel with a {@code train_step} signature
  * keeps training after a load: the loaded signature continues from the exported global step on
  * exactly the losses the exporting session gets (T0, stochastic depth and dropout on, EMA).
  */
@@ -45,12 +45,13 @@ class TrainableSavedModelTest {
     }
     int[] labels = {1, 2, 3, 4};
     FedInput in = new FedInput(t0.numClasses(), B, R);
-    var c = new ResourceTrainStep.Config(OptimizerConfig.deepMind(),
-        new LearningRateSchedule.WarmupCosineDecay(0, 0, 0.4, 20, 2), 0.1,
-        ExponentialMovingAverage.SHORT_RUN_DECAY, true, 3L, false);
+    StepConfig c = StepConfig.defaults().with(b -> b
+        .schedule(new LearningRateSchedule.WarmupCosineDecay(0, 0, 0.4, 20, 2))
+        .labelSmoothing(0.1).emaDecay(ExponentialMovingAverage.SHORT_RUN_DECAY).regularize(true)
+        .seed(3L));
     List<Float> continued = new ArrayList<>();
     Path export = dir.resolve("export");
-    try (ResourceTrainStep s = ResourceTrainStep.create(t0, in, c);
+    try (TrainStep s = TrainStep.create(t0, in, c);
         TFloat32 x = TFloat32.tensorOf(Shape.of(B, R, R, 3), DataBuffers.of(pixels));
         TInt32 y = TInt32.vectorOf(labels)) {
       Map<String, Operand<?>> outputs = s.trainStepOutputs();
@@ -58,7 +59,7 @@ class TrainableSavedModelTest {
       for (int i = 0; i < 2; i++) {
         run(s, in, outputs, x, y);
       }
-      ResourceSavedModel.write(s.session(), s.state().all(), s.saver(), Map.of("train_step",
+      ResourceSavedModel.write(s.session(), s.variables(), s.saver(), Map.of("train_step",
               ResourceSavedModel.signature("tensorflow/serving/predict",
                   Map.of("images", in.images(), "labels", in.labels()), outputs)),
           null, List.of("serve", "train"), export);
@@ -87,7 +88,7 @@ class TrainableSavedModelTest {
     assertTrue(continued.get(2) < continued.get(0), continued.toString());
   }
 
-  private static float run(ResourceTrainStep s, FedInput in, Map<String, Operand<?>> outputs,
+  private static float run(TrainStep s, FedInput in, Map<String, Operand<?>> outputs,
       TFloat32 x, TInt32 y) {
     try (Result r = s.session().runner().feed(in.images(), x).feed(in.labels(), y)
         .fetch(outputs.get("loss")).run()) {

@@ -17,8 +17,11 @@ import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
- * Training checkpoints: TF's own checkpoint format ({@code Session.save}: every VariableV2, i.e.
- * parameters, momentum slots, EMA and the global step) in directories {@code ckpt-0000001234}.
+ * Training checkpoints: TF's checkpoint format ({@code SaveV2} through the step's
+ * {@link TrainStep#saver()}: every variable, i.e. parameters, momentum slots, EMA and the global
+ * step, keyed by variable name) as {@code variables.index}/{@code variables.data-*} in directories
+ * {@code ckpt-0000001234}. The keys are those the earlier {@code VariableV2} step wrote with
+ * {@code Session.save}, so its checkpoints restore unchanged.
  *
  * <p>Atomicity: a checkpoint is written into a hidden temporary directory, its metadata file
  * ({@code checkpoint.json}) is written and fsynced last, and the directory is then renamed into
@@ -60,7 +63,7 @@ public final class Checkpoints {
       Path tmp = dir.resolve(TMP_PREFIX + step + "-" + System.nanoTime());
       Files.createDirectories(tmp);
       try {
-        trainStep.session().save(tmp.resolve(VARIABLES).toString());
+        trainStep.saver().save(trainStep.session(), tmp.resolve(VARIABLES).toString());
       } catch (RuntimeException e) {
         deleteRecursively(tmp);
         throw new IOException(writeFailure(e), e);
@@ -115,7 +118,7 @@ public final class Checkpoints {
   /** Restores every variable of the step's graph from {@code checkpoint}. */
   public static void restore(TrainStep trainStep, Path checkpoint) {
     try {
-      trainStep.session().restore(checkpoint.resolve(VARIABLES).toString());
+      trainStep.saver().restore(trainStep.session(), checkpoint.resolve(VARIABLES).toString());
     } catch (RuntimeException e) {
       throw new IllegalStateException("cannot restore checkpoint " + checkpoint + ": "
           + e.getMessage(), e);

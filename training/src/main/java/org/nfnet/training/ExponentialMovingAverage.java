@@ -5,11 +5,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.nfnet.zoo.ParameterSpec;
-import org.nfnet.zoo.graph.VariableParameters;
+import org.nfnet.zoo.graph.ResourceParameters;
+import org.nfnet.zoo.graph.ResourceVariables;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt64;
 
@@ -32,7 +32,7 @@ public final class ExponentialMovingAverage {
   public static final String SCOPE = "ema";
 
   private final double decay;
-  private final Map<String, Variable<TFloat32>> averages = new LinkedHashMap<>();
+  private final Map<String, ResourceVariables.Variable<TFloat32>> averages = new LinkedHashMap<>();
 
   /** The decay rule alone (no averages): host-side and in-graph {@link #effectiveDecay}. */
   public ExponentialMovingAverage(double decay) {
@@ -51,22 +51,23 @@ public final class ExponentialMovingAverage {
   }
 
   /** The average of a parameter (Haiku key), or null. */
-  Variable<TFloat32> average(String haikuKey) {
+  ResourceVariables.Variable<TFloat32> average(String haikuKey) {
     return averages.get(haikuKey);
   }
 
   /** Ops setting every average to its parameter's current value. */
-  List<Op> sync(Ops tf, VariableParameters params) {
+  List<Op> sync(Ops tf, ResourceParameters params) {
     List<Op> ops = new ArrayList<>();
-    for (VariableParameters.Entry e : params.entries()) {
-      ops.add(tf.assign(averages.get(e.spec().haikuKey()), e.read()));
+    for (ResourceParameters.Entry e : params.entries()) {
+      ops.add(averages.get(e.spec().haikuKey()).assign(tf, e.variable().read(tf)));
     }
     return ops;
   }
 
   /**
-   * Moves each average with a new value towards it (after that parameter's update, since the new
-   * value is read through it); averages of parameters without a new value (frozen) stay.
+   * Moves each average with a new value towards it; averages of parameters without a new value
+   * (frozen) stay. The new values are the optimizer's tensors, not reads of the updated
+   * parameters: under XLA a resource read after a write of the same step would split the cluster.
    *
    * @param step the global step before this update (the warm-up's {@code t})
    */
@@ -102,13 +103,15 @@ public final class ExponentialMovingAverage {
 
   /**
    * {@code average <- d * average + (1 - d) * value}, in place as
-   * {@code average -= (1 - d) * (average - value)} with TF's fused {@code ApplyGradientDescent}
-   * (step size {@code 1 - d}, "gradient" {@code average - value}): two full-size passes and no copy
-   * of the 71.5M-parameter average, instead of four passes and an assignment.
+   * {@code average -= (1 - d) * (average - value)} with TF's fused
+   * {@code ResourceApplyGradientDescent} (step size {@code 1 - d}, "gradient"
+   * {@code average - value}): two full-size passes and no copy of the 71.5M-parameter average,
+   * instead of four passes and an assignment.
    */
-  public static Op apply(Ops tf, Variable<TFloat32> average, Operand<TFloat32> value,
-      Operand<TFloat32> d) {
-    Operand<TFloat32> diff = tf.math.sub(tf.identity(average), value);
-    return tf.train.applyGradientDescent(average, tf.math.sub(tf.constant(1.0f), d), diff);
+  public static Op apply(Ops tf, ResourceVariables.Variable<TFloat32> average,
+      Operand<TFloat32> value, Operand<TFloat32> d) {
+    Operand<TFloat32> diff = tf.math.sub(average.read(tf), value);
+    return tf.train.resourceApplyGradientDescent(average.handle(),
+        tf.math.sub(tf.constant(1.0f), d), diff);
   }
 }

@@ -7,7 +7,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 import org.nfnet.zoo.ParameterSpec;
-import org.nfnet.zoo.graph.VariableParameters;
+import org.nfnet.zoo.graph.ResourceParameters;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
@@ -24,16 +24,16 @@ final class ParameterLoader {
   /** Host values per run: few distinct run signatures, bounded memory. */
   private static final long BYTES_PER_RUN = 256L << 20;
 
-  private final VariableParameters params;
+  private final ResourceParameters params;
   private final Map<String, Placeholder<TFloat32>> values = new LinkedHashMap<>();
   private final Map<String, Op> assigns = new LinkedHashMap<>();
 
-  ParameterLoader(Ops tf, VariableParameters params) {
+  ParameterLoader(Ops tf, ResourceParameters params) {
     this.params = params;
-    for (VariableParameters.Entry en : params.entries()) {
+    for (ResourceParameters.Entry en : params.entries()) {
       var ph = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(en.spec().shape())));
       values.put(en.spec().haikuKey(), ph);
-      assigns.put(en.spec().haikuKey(), tf.assign(en.variable(), ph));
+      assigns.put(en.spec().haikuKey(), en.variable().assign(tf, ph));
     }
   }
 
@@ -45,7 +45,7 @@ final class ParameterLoader {
     var runner = session.runner();
     long bytes = 0;
     try {
-      for (VariableParameters.Entry en : params.entries()) {
+      for (ResourceParameters.Entry en : params.entries()) {
         String key = en.spec().haikuKey();
         if (only != null && !only.contains(key)) {
           continue;

@@ -36,8 +36,7 @@ public final class StepSession {
 
   /**
    * Soft placement (so a device request falls back to CPU); with {@code xla} global XLA JIT
-   * without Grappler's CPU-only fusions, which have no XLA kernel. Also the session options of
-   * {@code resource.ResourceTrainStep}.
+   * without Grappler's CPU-only fusions, which have no XLA kernel.
    */
   public static ConfigProto config(boolean xla) {
     ConfigProto.Builder b = ConfigProto.newBuilder().setAllowSoftPlacement(true);

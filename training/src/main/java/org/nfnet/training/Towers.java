@@ -13,7 +13,7 @@ import org.nfnet.zoo.graph.NFNet;
 import org.nfnet.zoo.graph.NFNetOutputs;
 import org.nfnet.zoo.graph.ParameterSource;
 import org.nfnet.zoo.graph.Precision;
-import org.nfnet.zoo.graph.VariableParameters;
+import org.nfnet.zoo.graph.ResourceParameters;
 import org.tensorflow.DeviceSpec;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -30,6 +30,14 @@ import org.tensorflow.types.TInt64;
  * the trainable parameters. Tower 0 creates the parameter variables; the others read them on their
  * own device. Without data parallelism there is one tower and no slicing.
  *
+ * <p>Stochastic-depth and dropout masks come from the SplitMix64 hash of the seed and the global
+ * step ({@code ForwardOptions#withHashMasks}), with and without XLA, so both draw the same masks
+ * (TF's stateless random kernels take int64 seeds XLA on CPU does not compile into the step).
+ *
+ * <p>Known limit: {@code Graph.addGradients} creates a tower's backward ops without a device (TF
+ * Java has no {@code colocate_gradients_with_ops}), so TF's placer puts most of the backward of
+ * towers d > 0 on device 0; under XLA such a step is many clusters, not one per device.
+ *
  * @param loss per tower, the mean loss over its rows
  * @param top1 per tower, top-1 accuracy over its rows
  * @param grads per tower, the gradient w.r.t. each trainable parameter (order of
@@ -40,7 +48,7 @@ import org.tensorflow.types.TInt64;
  */
 record Towers(List<Operand<TFloat32>> loss, List<Operand<TFloat32>> top1,
     List<List<Operand<TFloat32>>> grads, Operand<TFloat32> logits,
-    List<VariableParameters.Entry> trainable, List<Ops> ops) {
+    List<ResourceParameters.Entry> trainable, List<Ops> ops) {
 
   /**
    * @param root the graph's root scope (towers d > 0 get their own device and scope)
@@ -49,7 +57,7 @@ record Towers(List<Operand<TFloat32>> loss, List<Operand<TFloat32>> top1,
    * @param step the global step before this update (regularisation seeds)
    */
   static Towers build(Graph graph, Ops root, Ops tf, Ops metrics, NFNetConfig model, StepConfig c,
-      VariableParameters params, Batch batch, Operand<TInt64> step) {
+      ResourceParameters params, Batch batch, Operand<TInt64> step) {
     DataParallel dp = c.parallel();
     List<DeviceSpec> devices = dp == null ? List.of() : dp.towerDevices();
     int n = dp == null ? 1 : dp.devices();
@@ -57,7 +65,7 @@ record Towers(List<Operand<TFloat32>> loss, List<Operand<TFloat32>> top1,
     List<Operand<TFloat32>> top1s = new ArrayList<>();
     List<List<Operand<TFloat32>>> grads = new ArrayList<>();
     List<Ops> ops = new ArrayList<>();
-    List<VariableParameters.Entry> trainable = new ArrayList<>();
+    List<ResourceParameters.Entry> trainable = new ArrayList<>();
     Operand<TFloat32> logits0 = null;
     for (int d = 0; d < n; d++) {
       Ops td = d == 0 ? tf : root.withDevice(devices.get(d)).withSubScope("tower_" + d);
@@ -68,14 +76,16 @@ record Towers(List<Operand<TFloat32>> loss, List<Operand<TFloat32>> top1,
       int replica = dp == null ? 0 : dp.replicaIndex(d);
       Operand<TInt64> stepSeed = td.withSubScope("seed").stack(List.of(
           td.constant(c.seed() ^ 0x5DEECE66DL ^ (replica * 0x9E3779B97F4A7C15L)), step));
-      // CPU builds standardize kernels with one fused op (and its fused gradient).
-      ForwardOptions fwd = (c.regularize() ? ForwardOptions.training(stepSeed)
+      // CPU builds standardize kernels with one fused op (and its fused gradient); it has no XLA
+      // kernel, so an XLA step standardizes with plain ops.
+      ForwardOptions fwd = (c.regularize() ? ForwardOptions.training(stepSeed).withHashMasks(true)
           : ForwardOptions.inference())
-          .withFusedStandardization(FusedWeightStandardization.supported()).differentiated(true);
+          .withFusedStandardization(!c.xla() && FusedWeightStandardization.supported())
+          .differentiated(true);
       Map<String, Operand<TFloat32>> reads = new LinkedHashMap<>();
       ParameterSource src = d == 0 ? params : (module, spec, init) -> {
-        Operand<TFloat32> r = module.withName(spec.name() + "_read")
-            .identity(params.entry(spec.haikuKey()).variable());
+        Operand<TFloat32> r = params.entry(spec.haikuKey()).variable()
+            .read(module.withName(spec.name() + "_read"));
         reads.put(spec.haikuKey(), r);
         return r;
       };
@@ -97,7 +107,7 @@ record Towers(List<Operand<TFloat32>> loss, List<Operand<TFloat32>> top1,
           tm.math.mean(inTopK(tm, out.logits(), tb.labels(), 1), tm.constant(0))));
 
       if (d == 0) {
-        for (VariableParameters.Entry e : params.entries()) {
+        for (ResourceParameters.Entry e : params.entries()) {
           if (!c.frozen().test(e.spec())) {
             trainable.add(e);
           }
@@ -106,7 +116,7 @@ record Towers(List<Operand<TFloat32>> loss, List<Operand<TFloat32>> top1,
           throw new IllegalArgumentException("every parameter is frozen: nothing to train");
         }
       }
-      // Gradients w.r.t. the Identity reads of the trainable parameters only.
+      // Gradients w.r.t. the reads (ReadVariableOp) of the trainable parameters only.
       Output<?>[] xs = new Output<?>[trainable.size()];
       for (int i = 0; i < xs.length; i++) {
         xs[i] = (d == 0 ? trainable.get(i).read() : reads.get(trainable.get(i).spec().haikuKey()))

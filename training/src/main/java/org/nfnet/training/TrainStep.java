@@ -15,14 +15,15 @@ import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
 import org.nfnet.zoo.ParameterSpec;
 import org.nfnet.zoo.graph.ParameterSource;
-import org.nfnet.zoo.graph.VariableParameters;
+import org.nfnet.zoo.graph.ResourceParameters;
+import org.nfnet.zoo.graph.ResourceSaver;
+import org.nfnet.zoo.graph.ResourceVariables;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt64;
 
@@ -31,6 +32,13 @@ import org.tensorflow.types.TInt64;
  * gradients, SGD+AGC update, EMA update and global-step increment all run in <em>one</em>
  * {@code Session.run}, which also returns loss, top-1, learning rate and clip fractions. The
  * constructor reads top to bottom as the step runs; each part is its own class.
+ *
+ * <p>All state is in resource variables ({@link TrainState}). Under {@link StepConfig#xla()} new
+ * values are computed as tensors and written with {@code AssignVariableOp}, and nothing reads a
+ * variable after its write in the same step, so XLA compiles everything but the input pipeline
+ * and the summaries into one cluster on a single device ({@code nfnet xla-report}; for towers see
+ * {@link Towers}). Checkpoints go through {@link #saver()} ({@code SaveV2}/{@code RestoreV2}
+ * under the variable names).
  *
  * <p>Nothing is pinned to a device: {@link StepConfig#device()} (e.g. {@code /device:GPU:0}) scopes
  * the whole step, soft placement lets TF fall back to CPU, and {@link StepConfig#xla()} turns on
@@ -49,7 +57,6 @@ public final class TrainStep implements AutoCloseable {
   private final InputSource input;
   private final StepConfig config;
   private final Graph graph = new Graph();
-  private final VariableParameters params = new VariableParameters();
   private final TrainState state;
   private final ExponentialMovingAverage ema;
   private final List<Op> inputInit;
@@ -63,12 +70,15 @@ public final class TrainStep implements AutoCloseable {
   private final TrainSummaries summaries;
   private final Op trainOp;
   private final Op trainOpLogged;
+  private final ParameterSource evalParameters;
   private final EvalGraph eval;
   private final Op initParams;
   private final Op resetState;
   private final Op syncEma;
   private final ParameterLoader loader;
+  private final ResourceSaver saver;
   private final Session session;
+  private Map<String, Operand<?>> trainStepOutputs;
 
   private TrainStep(NFNetConfig model, InputSource input, StepConfig c) {
     this.model = model;
@@ -80,7 +90,7 @@ public final class TrainStep implements AutoCloseable {
         : c.device() == null ? root : root.withDevice(StepSession.parseDevice(c.device()));
 
     // State first, while the graph is small: global step, momentum slots, EMA averages.
-    state = new TrainState(tf);
+    state = new TrainState(tf, c.seed());
     List<ParameterSpec> specs = NFNetStructure.parameters(model);
     SgdAgcOptimizer optimizer = new SgdAgcOptimizer(c.optimizer(), !c.xla(), state,
         specs.stream().filter(p -> !c.frozen().test(p)).toList());
@@ -95,8 +105,10 @@ public final class TrainStep implements AutoCloseable {
           + " is not divisible by " + dp.devices() + " devices");
     }
 
-    // Forward, loss and gradients per tower; with data parallelism averaged over all replicas.
+    // Forward, loss and gradients per tower (tower 0 creates the parameters); with data
+    // parallelism averaged over all replicas.
     Ops m = tf.withSubScope("metrics");
+    ResourceParameters params = state.parameters();
     Towers towers = Towers.build(graph, root, tf, m, model, c, params, batch, state.step());
     logits = towers.logits();
     List<Operand<TFloat32>> grads;
@@ -123,16 +135,16 @@ public final class TrainStep implements AutoCloseable {
     update = optimizer.apply(tf, towers.trainable(), grads, lr);
     List<Op> emaUpdates = ema == null ? List.of()
         : ema.update(tf, state.step(), update.newValues());
-    stepValue = state.stepValue(m.withName("step"));
+    stepValue = m.withName("step").identity(state.step());
 
     summaries = c.logDir() == null ? null : new TrainSummaries(root.withSubScope("summaries"),
         c.logDir(), state.step(), scalars(), batch.images(), c.summaryImages());
 
-    // The step: the update, the EMA, every fetched value and every collective; then the global
-    // step advances (everything above read it).
-    List<Op> step = new ArrayList<>(List.of(update.op(), stepValue::op, loss::op, top1::op,
-        lr::op, update.clipFraction()::op));
+    // The step: every assignment, every fetched value and every collective, then the global step
+    // advances. A logged step also writes the summaries (outside XLA: they read the same values).
+    List<Op> step = new ArrayList<>(update.assigns());
     step.addAll(emaUpdates);
+    List.of(stepValue, loss, top1, lr, update.clipFraction()).forEach(t -> step.add(t::op));
     update.clipFractions().values().forEach(t -> step.add(t::op));
     step.addAll(collectives);
     Ops done = tf.withSubScope("train");
@@ -140,29 +152,27 @@ public final class TrainStep implements AutoCloseable {
     if (summaries == null) {
       trainOpLogged = trainOp;
     } else {
-      List<Op> logged = new ArrayList<>(step);
-      logged.addAll(summaries.writes());
-      trainOpLogged = state.increment(done, logged, "step_logged");
+      List<Op> logged = new ArrayList<>(summaries.writes());
+      logged.add(trainOp);
+      trainOpLogged = done.withControlDependencies(logged).withName("step_logged").noOp();
     }
 
     // Evaluation with the EMA weights (or the raw ones without an EMA), inference-mode forward.
-    ParameterSource evalWeights = (module, spec, init) -> {
-      Variable<TFloat32> v = ema == null ? null : ema.average(spec.haikuKey());
-      return v != null ? module.withName(spec.name() + "_ema").identity(v)
-          : params.entry(spec.haikuKey()).read();
-    };
+    evalParameters = (module, spec, init) -> (ema == null ? params.entry(spec.haikuKey())
+        .variable() : ema.average(spec.haikuKey())).read(module.withName(spec.name() + "_eval"));
     eval = input.eval() == null ? null : new EvalGraph(tf.withSubScope("eval"), model,
-        input.eval(), evalWeights, state.step());
+        input.eval(), evalParameters, state.step());
 
     // Initialisation, run explicitly (never by TF Java's auto-init, so restore is safe).
     Ops init = root.withSubScope("init");
-    initParams = params.initializer(init, init.constant(new long[] {c.seed(), 0x1234L}));
-    List<Op> reset = new ArrayList<>(optimizer.reset(init));
-    reset.add(state.reset(init));
+    initParams = state.initParameters(init.withName("init_parameters"));
+    List<Op> reset = new ArrayList<>(optimizer.reset());
+    reset.add(state.reset());
     resetState = init.withControlDependencies(reset).withName("reset_optimizer").noOp();
     syncEma = init.withControlDependencies(ema == null ? List.of() : ema.sync(init, params))
         .withName("sync_ema").noOp();
     loader = new ParameterLoader(root.withSubScope("load"), params);
+    saver = state.saver(graph);
 
     session = StepSession.open(graph, c);
   }
@@ -278,38 +288,17 @@ public final class TrainStep implements AutoCloseable {
 
   /** Current values of the EMA weights (or raw weights without EMA), Haiku key -> values. */
   public Map<String, float[]> evalWeights() {
-    Map<String, Operand<TFloat32>> ts = new LinkedHashMap<>();
-    for (VariableParameters.Entry e : params.entries()) {
-      Variable<TFloat32> v = ema == null ? null : ema.average(e.spec().haikuKey());
-      ts.put(e.spec().haikuKey(), v != null ? v : e.read());
-    }
-    return fetchAll(ts);
+    Map<String, ResourceVariables.Variable<TFloat32>> vs = new LinkedHashMap<>();
+    state.parameters().entries().forEach(e -> vs.put(e.spec().haikuKey(),
+        ema == null ? e.variable() : ema.average(e.spec().haikuKey())));
+    return TrainState.values(session, vs);
   }
 
   /** Current raw parameter values, Haiku key -> values. */
   public Map<String, float[]> weights() {
-    Map<String, Operand<TFloat32>> ts = new LinkedHashMap<>();
-    for (VariableParameters.Entry e : params.entries()) {
-      ts.put(e.spec().haikuKey(), e.read());
-    }
-    return fetchAll(ts);
-  }
-
-  /** Fetches float tensors (fed nothing: variables and constants only) in one run. */
-  private Map<String, float[]> fetchAll(Map<String, Operand<TFloat32>> tensors) {
-    var r = session.runner();
-    tensors.values().forEach(r::fetch);
-    Map<String, float[]> out = new LinkedHashMap<>();
-    try (Result res = r.run()) {
-      int i = 0;
-      for (String k : tensors.keySet()) {
-        TFloat32 v = (TFloat32) res.get(i++);
-        float[] a = new float[(int) v.size()];
-        v.asRawTensor().data().asFloats().read(a);
-        out.put(k, a);
-      }
-    }
-    return out;
+    Map<String, ResourceVariables.Variable<TFloat32>> vs = new LinkedHashMap<>();
+    state.parameters().entries().forEach(e -> vs.put(e.spec().haikuKey(), e.variable()));
+    return TrainState.values(session, vs);
   }
 
   public Graph graph() {
@@ -320,8 +309,30 @@ public final class TrainStep implements AutoCloseable {
     return session;
   }
 
-  public VariableParameters parameters() {
-    return params;
+  /** The parameters (resource variables named by their Haiku identity). */
+  public ResourceParameters parameters() {
+    return state.parameters();
+  }
+
+  /** Every variable of the step: parameters, global step, momentum slots, EMA averages. */
+  public ResourceVariables variables() {
+    return state.variables();
+  }
+
+  /**
+   * The checkpoint saver of every variable ({@code SaveV2}/{@code RestoreV2}, keys = variable
+   * names, the keys the earlier {@code VariableV2} step wrote with {@code Session.save}).
+   */
+  public ResourceSaver saver() {
+    return saver;
+  }
+
+  /**
+   * The weights evaluation uses, as a forward graph's source: reads of the EMA averages (the raw
+   * parameters without an EMA), e.g. for serving signatures built in this graph.
+   */
+  public ParameterSource evalParameters() {
+    return evalParameters;
   }
 
   /**
@@ -357,8 +368,26 @@ public final class TrainStep implements AutoCloseable {
     return logits;
   }
 
+  /** The step without summaries: its run is one update ({@code train/step}). */
   public Op trainOp() {
     return trainOp;
+  }
+
+  /**
+   * Loss and top-1 of the step as tensors whose fetch also runs the update (each an
+   * {@code Identity} with a control dependency on {@link #trainOp()}): the outputs of an exported
+   * {@code train_step} signature. Created on the first call; call it before the first run (ops
+   * added later make TF re-prepare the graph).
+   */
+  public Map<String, Operand<?>> trainStepOutputs() {
+    if (trainStepOutputs == null) {
+      Ops t = Ops.create(graph).withSubScope("train_step")
+          .withControlDependencies(List.of(trainOp));
+      trainStepOutputs = new LinkedHashMap<>();
+      trainStepOutputs.put("loss", t.withName("loss").identity(loss));
+      trainStepOutputs.put("top1", t.withName("top1").identity(top1));
+    }
+    return trainStepOutputs;
   }
 
   @Override

@@ -63,13 +63,15 @@ class ScheduleAndEmaTest {
     try (Graph g = new Graph(); Session sess = new Session(g)) {
       Ops tf = Ops.create(g);
       var d = ema.effectiveDecay(tf, tf.constant(100L));
-      var avg = tf.variable(org.tensorflow.ndarray.Shape.of(2), TFloat32.class);
+      var avg = new org.nfnet.zoo.graph.ResourceVariables().create(tf.withName("avg"), "avg",
+          org.tensorflow.ndarray.Shape.of(2), TFloat32.class, tf.constant(new float[] {1f, 3f}),
+          false);
       var upd = ExponentialMovingAverage.apply(tf, avg, tf.constant(new float[] {0f, 5f}), d);
-      sess.runner().addTarget(tf.assign(avg, tf.constant(new float[] {1f, 3f}))).run();
+      sess.runner().addTarget(avg.initializer()).run();
       try (Result r = sess.runner().fetch(d).addTarget(upd).run()) {
         assertEquals(101.0 / 110.0, ((TFloat32) r.get(0)).getFloat(), 1e-7);
       }
-      try (Result r = sess.runner().fetch(avg).run()) {
+      try (Result r = sess.runner().fetch(avg.read(tf)).run()) {
         TFloat32 t = (TFloat32) r.get(0);
         assertEquals(101.0 / 110.0, t.getFloat(0), 1e-7);
         assertEquals(3.0 * 101.0 / 110.0 + 5.0 * 9.0 / 110.0, t.getFloat(1), 1e-6);

@@ -30,10 +30,8 @@ import org.tensorflow.proto.GraphDef;
 public final class XlaProbe {
   /** The graphs the probe knows: their name and the {@code Session.run} target reported on. */
   public enum Kind {
-    /** Today's {@code TrainStep} as {@code nfnet train --xla} builds it (VariableV2 state). */
+    /** {@code TrainStep} as {@code nfnet train --xla} builds it (CLI defaults). */
     TRAIN("train", "train/step"),
-    /** The resource-variable step prototype ({@code ResourceTrainStep}). */
-    TRAIN_RESOURCE("train-resource", "train/step"),
     /** The inference forward on resource variables, images fed. */
     INFERENCE("inference", "logits");
 

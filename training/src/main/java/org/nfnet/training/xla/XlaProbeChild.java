@@ -4,9 +4,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
-import org.nfnet.training.ExponentialMovingAverage;
-import org.nfnet.training.LearningRateSchedule;
-import org.nfnet.training.OptimizerConfig;
 import org.nfnet.training.StepConfig;
 import org.nfnet.training.StepSession;
 import org.nfnet.training.TrainStep;
@@ -15,7 +12,6 @@ import org.nfnet.training.data.DataOptions;
 import org.nfnet.training.data.FashionMnist;
 import org.nfnet.training.data.InputSource;
 import org.nfnet.training.data.SyntheticInput;
-import org.nfnet.training.resource.ResourceTrainStep;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.graph.ForwardOptions;
 import org.nfnet.zoo.graph.NFNet;
@@ -67,18 +63,17 @@ public final class XlaProbeChild {
     float[][] losses = new float[2][steps];
     for (int x = 0; x < 2; x++) {
       boolean xla = x == 0;
-      if (kind == XlaProbe.Kind.TRAIN) {
-        losses[x] = trainStep(model, input, steps, xla);
-      } else {
-        losses[x] = resourceStep(model, input, steps, xla);
-      }
+      losses[x] = trainStep(model, input, steps, xla);
     }
     print("losses_xla", losses[0]);
     print("losses_plain", losses[1]);
     System.out.printf(Locale.ROOT, "max_rel_diff: %.3g%n", maxRel(losses[0], losses[1]));
   }
 
-  /** Today's step with the options {@code nfnet train --xla} uses (CLI defaults). */
+  /**
+   * The step with the options {@code nfnet train --xla} uses (CLI defaults: stochastic depth,
+   * dropout, AGC, Nesterov, EMA, warm-up + cosine schedule).
+   */
   private static float[] trainStep(NFNetConfig model, InputSource input, int steps, boolean xla) {
     TrainingConfig cfg = TrainingConfig.defaults(model, Math.max(steps, 10), null)
         .with(b -> b.step(st -> st.xla(xla)));
@@ -88,23 +83,6 @@ public final class XlaProbeChild {
       s.initialize();
       for (int i = 0; i < steps; i++) {
         l[i] = (float) s.run(false).loss();
-      }
-    }
-    return l;
-  }
-
-  private static float[] resourceStep(NFNetConfig model, InputSource input, int steps,
-      boolean xla) {
-    var c = new ResourceTrainStep.Config(OptimizerConfig.deepMind(),
-        new LearningRateSchedule.WarmupCosineDecay(0, 0,
-            LearningRateSchedule.scaledBaseRate(0.1, input.batchSize()), Math.max(steps, 10) + 1,
-            Math.max(1, steps / 5)),
-        0.1, ExponentialMovingAverage.SHORT_RUN_DECAY, true, 0L, xla);
-    float[] l = new float[steps];
-    try (ResourceTrainStep s = ResourceTrainStep.create(model, input, c)) {
-      s.initialize();
-      for (int i = 0; i < steps; i++) {
-        l[i] = s.run().loss();
       }
     }
     return l;

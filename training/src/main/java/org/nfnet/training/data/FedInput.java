@@ -1,8 +1,6 @@
-package org.nfnet.training.resource;
+package org.nfnet.training.data;
 
 import java.util.List;
-import org.nfnet.training.data.Batch;
-import org.nfnet.training.data.InputSource;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
