@@ -69,13 +69,13 @@ class ResourceMigrationTest {
       expected.add("global_step");
       assertEquals(expected.stream().sorted().toList(), names.stream().sorted().toList());
       s.initialize();
-      Map<String, float[]> fresh = values(s, new ArrayList<>(saved.keySet()));
+      Map<String, float[]> fresh = ResourceTrainStepTest.values(s, new ArrayList<>(saved.keySet()));
       saved.forEach((k, v) -> assertFalse(java.util.Arrays.equals(v, fresh.get(k)),
           k + " differs before the restore"));
 
       Checkpoints.restore(s, ckpt);
       s.startInput();
-      Map<String, float[]> got = values(s, new ArrayList<>(saved.keySet()));
+      Map<String, float[]> got = ResourceTrainStepTest.values(s, new ArrayList<>(saved.keySet()));
       saved.forEach((k, v) -> assertArrayEquals(v, got.get(k), k));
       assertEquals(7L, s.globalStep());
       Map<String, float[]> w = s.weights();
@@ -137,22 +137,5 @@ class ResourceMigrationTest {
       }
     }
     return values;
-  }
-
-  private static Map<String, float[]> values(TrainStep s, List<String> names) {
-    var run = s.session().runner();
-    for (String n : names) {
-      run.fetch(s.variables().get(n).snapshot());
-    }
-    Map<String, float[]> out = new LinkedHashMap<>();
-    try (Result res = run.run()) {
-      for (int i = 0; i < names.size(); i++) {
-        TFloat32 t = (TFloat32) res.get(i);
-        float[] a = new float[(int) t.size()];
-        t.asRawTensor().data().asFloats().read(a);
-        out.put(names.get(i), a);
-      }
-    }
-    return out;
   }
 }
