@@ -22,7 +22,6 @@ import org.nfnet.zoo.graph.ResourceVariables;
 import org.nfnet.zoo.graph.VariableParameters;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
-import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
