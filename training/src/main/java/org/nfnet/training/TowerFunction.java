@@ -14,6 +14,7 @@ import org.tensorflow.Output;
 import org.tensorflow.Signature;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Copy;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
@@ -53,7 +54,8 @@ final class TowerFunction {
    * @param seed the tower's mask seed, int64 [2], built in {@code td}
    */
   static Outputs call(Ops td, String name, Batch rows, Operand<TInt64> seed,
-      ResourceParameters params, List<ResourceParameters.Entry> trainable, Body body) {
+      ResourceParameters params, List<ResourceParameters.Entry> trainable, boolean xla,
+      Body body) {
     try (Graph fg = new Graph()) {
       Ops f = Ops.create(fg);
       Signature.Builder sig = Signature.builder().key(name);
@@ -86,6 +88,9 @@ final class TowerFunction {
           xs, null);
       for (int i = 0; i < dys.length; i++) {
         sig.output("g" + i, dys[i]);
+      }
+      if (xla) {
+        args.replaceAll((k, x) -> Copy.create(td.withName(k + "_copy").scope(), x));
       }
       Map<String, Operand<?>> res;
       try (ConcreteFunction fn = ConcreteFunction.create(sig.build(), fg)) {

@@ -81,7 +81,7 @@ record Towers(List<Operand<TFloat32>> loss, List<Operand<TFloat32>> top1,
         // addGradients would create without a device) is placed there too. Tower 0 stays in the
         // step's graph: it creates the variables, and the single-device step is unchanged.
         TowerFunction.Outputs o = TowerFunction.call(td, "tower", tb, stepSeed, params,
-            trainable, (f, rows, seed, src) -> forward(f, f.withSubScope("metrics"), model, c,
+            trainable, c.xla(), (f, rows, seed, src) -> forward(f, f.withSubScope("metrics"), model, c,
                 rows, seed, src, ""));
         Ops tm = td.withSubScope("metrics");
         losses.add(tm.withName("loss" + suffix).identity(o.loss()));
