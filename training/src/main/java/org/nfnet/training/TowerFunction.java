@@ -29,11 +29,19 @@ import org.tensorflow.types.family.TType;
  * the backward in a scope without a device, and TF Java has no
  * {@code colocate_gradients_with_ops}, so in the step's graph TF's placer put most of a replica's
  * backward on device 0. Here the forward, loss, top-1 and the gradients are built in the
- * function's own graph; the call ({@code PartitionedCall}) carries the tower's device, and TF
+ * function's own graph; the call op carries the tower's device, and TF
  * places every body node without a device on the call's device when it inlines the call (before
  * placement and before XLA clustering). Inputs: the tower's rows of the batch, the mask seed and
- * the values of the parameters (read on the tower's device); outputs: loss, top-1 and one
- * gradient per trainable parameter.
+ * the values of the parameters (read where the variables live, on device 0); outputs: loss,
+ * top-1 and one gradient per trainable parameter.
+ *
+ * <p>Under XLA every input first passes through a {@code Copy} on the tower's device. XLA's
+ * clustering never merges a cluster whose producer is a compilable op on another device (here
+ * the parameter reads, which TF colocates with the variables on device 0), so without it the
+ * tower split into ~170 small clusters; {@code Copy} has no XLA kernel, so the tower's cluster has
+ * no producer on another device and the whole tower compiles as one cluster (at the cost of one
+ * device-local copy of the parameters per step, next to the transfer from device 0 they need
+ * anyway). Without XLA the inputs go to the call directly.
  */
 final class TowerFunction {
   /** The tower's loss, top-1 and gradients (order of the trainable parameters). */
@@ -51,22 +59,24 @@ final class TowerFunction {
   /**
    * Builds the function and calls it in {@code td} (the tower's device and scope).
    *
+   * @param function the function's name, unique in the step's graph
+   * @param name the call op's name in {@code td}
    * @param seed the tower's mask seed, int64 [2], built in {@code td}
    */
-  static Outputs call(Ops td, String name, Batch rows, Operand<TInt64> seed,
+  static Outputs call(Ops td, String function, String name, Batch rows, Operand<TInt64> seed,
       ResourceParameters params, List<ResourceParameters.Entry> trainable, boolean xla,
       Body body) {
     try (Graph fg = new Graph()) {
       Ops f = Ops.create(fg);
-      Signature.Builder sig = Signature.builder().key(name);
+      Signature.Builder sig = Signature.builder().key(function);
       Map<String, Operand<?>> args = new LinkedHashMap<>();
       Batch in = new Batch(input(f, sig, args, "images", rows.images(), TFloat32.class),
           input(f, sig, args, "labels", rows.labels(), TInt32.class),
           rows.targets() == null ? null
               : input(f, sig, args, "targets", rows.targets(), TFloat32.class), List.of());
       Operand<TInt64> s = input(f, sig, args, "seed", seed, TInt64.class);
-      // Each parameter the forward asks for becomes an input, fed with a read on the tower's
-      // device (in the step's graph: the function cannot take the resource handles of tower 0).
+      // Each parameter the forward asks for becomes an input, fed with a read in the step's graph
+      // (float values: the function takes no resource handles).
       Map<String, Operand<TFloat32>> values = new LinkedHashMap<>();
       ParameterSource src = (module, spec, init) -> {
         Operand<TFloat32> v = module.withName(spec.name()).placeholder(TFloat32.class,

@@ -33,9 +33,11 @@ import org.tensorflow.types.TInt64;
  * step ({@code ForwardOptions#withHashMasks}), with and without XLA, so both draw the same masks
  * (TF's stateless random kernels take int64 seeds XLA on CPU does not compile into the step).
  *
- * <p>Known limit: {@code Graph.addGradients} creates a tower's backward ops without a device (TF
- * Java has no {@code colocate_gradients_with_ops}), so TF's placer puts most of the backward of
- * towers d > 0 on device 0; under XLA such a step is many clusters, not one per device.
+ * <p>Each tower's forward and backward run on its device: {@code Graph.addGradients} creates
+ * backward ops without a device (TF Java has no {@code colocate_gradients_with_ops}), so towers
+ * d > 0 are built as a TF function called on their device ({@link TowerFunction}); under XLA each
+ * tower is one cluster on its device ({@code nfnet xla-report --graph train-2cpu}). Tower 0 stays
+ * in the step's graph, so the single-device step is the same graph as without data parallelism.
  *
  * @param loss per tower, the mean loss over its rows
  * @param top1 per tower, top-1 accuracy over its rows
@@ -80,9 +82,9 @@ record Towers(List<Operand<TFloat32>> loss, List<Operand<TFloat32>> top1,
         // Replicas run as a function called on their device, so that their backward (which
         // addGradients would create without a device) is placed there too. Tower 0 stays in the
         // step's graph: it creates the variables, and the single-device step is unchanged.
-        TowerFunction.Outputs o = TowerFunction.call(td, "tower", tb, stepSeed, params,
-            trainable, c.xla(), (f, rows, seed, src) -> forward(f, f.withSubScope("metrics"), model, c,
-                rows, seed, src, ""));
+        TowerFunction.Outputs o = TowerFunction.call(td, "tower_" + d, "tower", tb, stepSeed,
+            params, trainable, c.xla(), (f, rows, seed, src) -> forward(f,
+                f.withSubScope("metrics"), model, c, rows, seed, src, ""));
         Ops tm = td.withSubScope("metrics");
         losses.add(tm.withName("loss" + suffix).identity(o.loss()));
         top1s.add(tm.withName("top1" + suffix).identity(o.top1()));

@@ -126,7 +126,7 @@ class DataParallelTrainStepTest {
         String dev = ds.getDevice().replaceFirst(".*device:", "");
         for (NodeExecStats n : ds.getNodeStatsList()) {
           String name = n.getNodeName();
-          // "name = Type(inputs)"; oneDNN builds rename kernels (_MklNativeConv2DBackpropFilter...).
+          // "name = Type(inputs)"; oneDNN renames kernels (_MklNativeConv2DBackpropFilter...).
           String type = n.getTimelineLabel().replaceFirst("^[^=]*= ([^(]*)\\(.*", "$1").trim();
           String kind = type.contains("Conv2DBackpropFilter") ? "Conv2DBackpropFilter"
               : type.contains("Conv2DBackpropInput") ? "Conv2DBackpropInput"

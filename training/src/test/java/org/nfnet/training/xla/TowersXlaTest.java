@@ -21,9 +21,9 @@ import org.tensorflow.proto.NodeDef;
  * ({@code DataParallel.local(2, CPU)}, {@code nfnet xla-report --graph train-2cpu}) compiles
  * tower 1's whole forward and backward into one cluster on CPU:1, and device 0 into at most three
  * (its tower before the all-reduce, the update after it, the metrics' mean after its replica-count
- * check), with the same 5 losses as the step without XLA (1e-6 relative). Before the towers were
- * TF functions called on their device, tower 1's backward was placed on CPU:0 and the step
- * fragmented into 172 clusters.
+ * check), with the same 5 losses as the step without XLA (1e-6 relative). With tower 1's
+ * backward built in the step's graph (placed on CPU:0) the step was 232 clusters; as a function
+ * without the {@code Copy} of its inputs, 172 (BENCHMARKS.md).
  */
 class TowersXlaTest {
 
