@@ -26,8 +26,9 @@ import org.tensorflow.types.TInt64;
 /**
  * The model replicas of one process: each tower takes its rows of the batch, runs the
  * training-mode forward, the label-smoothed loss and top-1, and the gradients of its loss w.r.t.
- * the trainable parameters. Tower 0 creates the parameter variables; the others read them on their
- * own device. Without data parallelism there is one tower and no slicing.
+ * the trainable parameters. Tower 0 creates the parameter variables; the others take their values
+ * (read on device 0, where the variables live). Without data parallelism there is one tower and no
+ * slicing.
  *
  * <p>Stochastic-depth and dropout masks come from the SplitMix64 hash of the seed and the global
  * step ({@code ForwardOptions#withHashMasks}), with and without XLA, so both draw the same masks
