@@ -20,8 +20,9 @@ final class XlaReportCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   @Option(names = "--graph", split = ",", defaultValue = "train,inference",
-      description = "train (the step 'nfnet train --xla' runs), inference (the forward on"
-          + " resource variables); comma-separated (default: ${DEFAULT-VALUE}).")
+      description = "train (the step 'nfnet train --xla' runs), train-2cpu (the same step"
+          + " over two local CPU towers), inference (the forward on resource variables);"
+          + " comma-separated (default: ${DEFAULT-VALUE}).")
   List<String> graphs;
 
   @Option(names = "--variant", defaultValue = "variants/t0.json",

@@ -1,7 +1,6 @@
 package org.nfnet.training;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.nfnet.training.data.Batch;
@@ -27,16 +26,19 @@ import org.tensorflow.types.TInt64;
 /**
  * The model replicas of one process: each tower takes its rows of the batch, runs the
  * training-mode forward, the label-smoothed loss and top-1, and the gradients of its loss w.r.t.
- * the trainable parameters. Tower 0 creates the parameter variables; the others read them on their
- * own device. Without data parallelism there is one tower and no slicing.
+ * the trainable parameters. Tower 0 creates the parameter variables; the others take their values
+ * (read on device 0, where the variables live). Without data parallelism there is one tower and no
+ * slicing.
  *
  * <p>Stochastic-depth and dropout masks come from the SplitMix64 hash of the seed and the global
  * step ({@code ForwardOptions#withHashMasks}), with and without XLA, so both draw the same masks
  * (TF's stateless random kernels take int64 seeds XLA on CPU does not compile into the step).
  *
- * <p>Known limit: {@code Graph.addGradients} creates a tower's backward ops without a device (TF
- * Java has no {@code colocate_gradients_with_ops}), so TF's placer puts most of the backward of
- * towers d > 0 on device 0; under XLA such a step is many clusters, not one per device.
+ * <p>Each tower's forward and backward run on its device: {@code Graph.addGradients} creates
+ * backward ops without a device (TF Java has no {@code colocate_gradients_with_ops}), so towers
+ * d > 0 are built as a TF function called on their device ({@link TowerFunction}); under XLA each
+ * tower is one cluster on its device ({@code nfnet xla-report --graph train-2cpu}). Tower 0 stays
+ * in the step's graph, so the single-device step is the same graph as without data parallelism.
  *
  * @param loss per tower, the mean loss over its rows
  * @param top1 per tower, top-1 accuracy over its rows
@@ -76,54 +78,40 @@ record Towers(List<Operand<TFloat32>> loss, List<Operand<TFloat32>> top1,
       int replica = dp == null ? 0 : dp.replicaIndex(d);
       Operand<TInt64> stepSeed = td.withSubScope("seed").stack(List.of(
           td.constant(c.seed() ^ 0x5DEECE66DL ^ (replica * 0x9E3779B97F4A7C15L)), step));
-      // CPU builds standardize kernels with one fused op (and its fused gradient); it has no XLA
-      // kernel, so an XLA step standardizes with plain ops.
-      ForwardOptions fwd = (c.regularize() ? ForwardOptions.training(stepSeed).withHashMasks(true)
-          : ForwardOptions.inference())
-          .withFusedStandardization(!c.xla() && FusedWeightStandardization.supported())
-          .differentiated(true);
-      Map<String, Operand<TFloat32>> reads = new LinkedHashMap<>();
-      ParameterSource src = d == 0 ? params : (module, spec, init) -> {
-        Operand<TFloat32> r = params.entry(spec.haikuKey()).variable()
-            .read(module.withName(spec.name() + "_read"));
-        reads.put(spec.haikuKey(), r);
-        return r;
-      };
-      // bf16: convolutions (nearly all the MACs) run in bfloat16 on float32 master weights; the
-      // casts' gradients hand float32 gradients back to the variables, optimizer and EMA.
-      NFNetOutputs out = new NFNet(model, c.bf16() ? Precision.BFLOAT16 : Precision.FLOAT32)
-          .build(td, tb.images(), src, fwd);
-      if (d == 0) {
-        logits0 = out.logits();
-      }
-      Ops tm = d == 0 ? metrics : td.withSubScope("metrics");
-      Operand<TFloat32> targets = tb.targets() == null
-          ? LabelSmoothingLoss.targets(tm, tb.labels(), model.numClasses(), c.labelSmoothing())
-          : LabelSmoothingLoss.smooth(tm, tb.targets(), model.numClasses(), c.labelSmoothing());
       String suffix = dp == null ? "" : "_local";
-      losses.add(tm.withName("loss" + suffix).identity(
-          LabelSmoothingLoss.loss(tm, out.logits(), targets)));
-      top1s.add(tm.withName("top1" + suffix).identity(
-          tm.math.mean(inTopK(tm, out.logits(), tb.labels(), 1), tm.constant(0))));
-
-      if (d == 0) {
-        for (ResourceParameters.Entry e : params.entries()) {
-          if (!c.frozen().test(e.spec())) {
-            trainable.add(e);
-          }
+      if (d > 0) {
+        // Replicas run as a function called on their device, so that their backward (which
+        // addGradients would create without a device) is placed there too. Tower 0 stays in the
+        // step's graph: it creates the variables, and the single-device step is unchanged.
+        TowerFunction.Outputs o = TowerFunction.call(td, "tower_" + d, "tower", tb, stepSeed,
+            params, trainable, c.xla(), (f, rows, seed, src) -> forward(f,
+                f.withSubScope("metrics"), model, c, rows, seed, src, ""));
+        Ops tm = td.withSubScope("metrics");
+        losses.add(tm.withName("loss" + suffix).identity(o.loss()));
+        top1s.add(tm.withName("top1" + suffix).identity(o.top1()));
+        grads.add(o.grads());
+        continue;
+      }
+      List<Operand<TFloat32>> out = forward(td, metrics, model, c, tb, stepSeed, params, suffix);
+      logits0 = out.get(0);
+      losses.add(out.get(1));
+      top1s.add(out.get(2));
+      // Tower 0's forward created the parameters.
+      for (ResourceParameters.Entry e : params.entries()) {
+        if (!c.frozen().test(e.spec())) {
+          trainable.add(e);
         }
-        if (trainable.isEmpty()) {
-          throw new IllegalArgumentException("every parameter is frozen: nothing to train");
-        }
+      }
+      if (trainable.isEmpty()) {
+        throw new IllegalArgumentException("every parameter is frozen: nothing to train");
       }
       // Gradients w.r.t. the reads (ReadVariableOp) of the trainable parameters only.
       Output<?>[] xs = new Output<?>[trainable.size()];
       for (int i = 0; i < xs.length; i++) {
-        xs[i] = (d == 0 ? trainable.get(i).read() : reads.get(trainable.get(i).spec().haikuKey()))
-            .asOutput();
+        xs[i] = trainable.get(i).read().asOutput();
       }
-      Output<?>[] dys = graph.addGradients(d == 0 ? "gradients" : "gradients_tower_" + d,
-          new Output<?>[] {losses.get(d).asOutput()}, xs, null);
+      Output<?>[] dys = graph.addGradients("gradients",
+          new Output<?>[] {out.get(1).asOutput()}, xs, null);
       List<Operand<TFloat32>> gs = new ArrayList<>();
       for (Output<?> dy : dys) {
         @SuppressWarnings("unchecked")
@@ -133,6 +121,33 @@ record Towers(List<Operand<TFloat32>> loss, List<Operand<TFloat32>> top1,
       grads.add(gs);
     }
     return new Towers(losses, top1s, grads, logits0, trainable, ops);
+  }
+
+  /**
+   * One tower's training-mode forward, label-smoothed loss and top-1: {logits, loss, top1}.
+   *
+   * @param tm the scope of loss and top-1
+   */
+  private static List<Operand<TFloat32>> forward(Ops td, Ops tm, NFNetConfig model,
+      StepConfig c, Batch tb, Operand<TInt64> stepSeed, ParameterSource src, String suffix) {
+    // CPU builds standardize kernels with one fused op (and its fused gradient); it has no XLA
+    // kernel, so an XLA step standardizes with plain ops.
+    ForwardOptions fwd = (c.regularize() ? ForwardOptions.training(stepSeed).withHashMasks(true)
+        : ForwardOptions.inference())
+        .withFusedStandardization(!c.xla() && FusedWeightStandardization.supported())
+        .differentiated(true);
+    // bf16: convolutions (nearly all the MACs) run in bfloat16 on float32 master weights; the
+    // casts' gradients hand float32 gradients back to the variables, optimizer and EMA.
+    NFNetOutputs out = new NFNet(model, c.bf16() ? Precision.BFLOAT16 : Precision.FLOAT32)
+        .build(td, tb.images(), src, fwd);
+    Operand<TFloat32> targets = tb.targets() == null
+        ? LabelSmoothingLoss.targets(tm, tb.labels(), model.numClasses(), c.labelSmoothing())
+        : LabelSmoothingLoss.smooth(tm, tb.targets(), model.numClasses(), c.labelSmoothing());
+    Operand<TFloat32> loss = tm.withName("loss" + suffix).identity(
+        LabelSmoothingLoss.loss(tm, out.logits(), targets));
+    Operand<TFloat32> top1 = tm.withName("top1" + suffix).identity(
+        tm.math.mean(inTopK(tm, out.logits(), tb.labels(), 1), tm.constant(0)));
+    return List.of(out.logits(), loss, top1);
   }
 
   int size() {

@@ -32,6 +32,8 @@ public final class XlaProbe {
   public enum Kind {
     /** {@code TrainStep} as {@code nfnet train --xla} builds it (CLI defaults). */
     TRAIN("train", "train/step"),
+    /** The same step data-parallel over two local CPU towers ({@code DataParallel.local}). */
+    TRAIN_2CPU("train-2cpu", "train/step"),
     /** The inference forward on resource variables, images fed. */
     INFERENCE("inference", "logits");
 

@@ -12,11 +12,13 @@ import org.nfnet.training.data.DataOptions;
 import org.nfnet.training.data.FashionMnist;
 import org.nfnet.training.data.InputSource;
 import org.nfnet.training.data.SyntheticInput;
+import org.nfnet.training.distributed.DataParallel;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.graph.ForwardOptions;
 import org.nfnet.zoo.graph.NFNet;
 import org.nfnet.zoo.graph.ResourceParameters;
 import org.nfnet.zoo.graph.ResourceVariables;
+import org.tensorflow.DeviceSpec;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
@@ -63,7 +65,7 @@ public final class XlaProbeChild {
     float[][] losses = new float[2][steps];
     for (int x = 0; x < 2; x++) {
       boolean xla = x == 0;
-      losses[x] = trainStep(model, input, steps, xla);
+      losses[x] = trainStep(model, input, steps, xla, kind == XlaProbe.Kind.TRAIN_2CPU);
     }
     print("losses_xla", losses[0]);
     print("losses_plain", losses[1]);
@@ -74,9 +76,11 @@ public final class XlaProbeChild {
    * The step with the options {@code nfnet train --xla} uses (CLI defaults: stochastic depth,
    * dropout, AGC, Nesterov, EMA, warm-up + cosine schedule).
    */
-  private static float[] trainStep(NFNetConfig model, InputSource input, int steps, boolean xla) {
+  private static float[] trainStep(NFNetConfig model, InputSource input, int steps, boolean xla,
+      boolean towers) {
+    DataParallel dp = towers ? DataParallel.local(2, DeviceSpec.DeviceType.CPU) : null;
     TrainingConfig cfg = TrainingConfig.defaults(model, Math.max(steps, 10), null)
-        .with(b -> b.step(st -> st.xla(xla)));
+        .with(b -> b.step(st -> st.xla(xla).parallel(dp)));
     StepConfig o = cfg.step().with(b -> b.schedule(cfg.schedule(input.size(), input.batchSize())));
     float[] l = new float[steps];
     try (TrainStep s = TrainStep.create(model, input, o)) {

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -17,6 +18,11 @@ import org.nfnet.training.TrainStep;
 import org.nfnet.zoo.NFNetConfig;
 import org.tensorflow.DeviceSpec;
 import org.tensorflow.GraphOperation;
+import org.tensorflow.Result;
+import org.tensorflow.proto.DeviceStepStats;
+import org.tensorflow.proto.NodeExecStats;
+import org.tensorflow.proto.RunMetadata;
+import org.tensorflow.proto.RunOptions;
 
 /**
  * Issue 7 checks (a) and (b): data-parallel NFNet training (gradient psum / replicas, then AGC,
@@ -71,17 +77,12 @@ class DataParallelTrainStepTest {
     // The graph: one tower per virtual CPU, collectives on both.
     try (TrainStep step = TrainStep.create(model, DpFixtures.globalBatch(), o)) {
       int collectives = 0;
-      boolean tower1OnCpu1 = false;
       for (var it = step.graph().operations(); it.hasNext(); ) {
         GraphOperation op = (GraphOperation) it.next();
         if (op.type().equals("CollectiveReduceV2")) {
           collectives++;
         }
-        if (op.name().startsWith("tower_1/NFNet/") && op.type().equals("Conv2D")) {
-          tower1OnCpu1 |= op.device().endsWith("CPU:1");
-        }
       }
-      assertTrue(tower1OnCpu1, "tower 1 convolutions are placed on CPU:1");
       assertTrue(collectives >= 4, "gradient + metric collectives on both towers: " + collectives);
     }
     Run towers = run(o);
@@ -96,6 +97,62 @@ class DataParallelTrainStepTest {
     for (int i = 0; i < DpFixtures.STEPS; i++) {
       assertEquals(single.losses().get(i), towers.losses().get(i),
           1e-5 * Math.abs(single.losses().get(i)), "all-reduced loss of step " + i);
+    }
+  }
+
+  /**
+   * Each tower's forward and backward run on its own device: the nodes the session ran (step
+   * stats of a traced run) that belong to tower 1 (its scope {@code tower_1/} or the backward
+   * {@code Graph.addGradients} would name {@code gradients_tower_1/}) all ran on CPU:1, and CPU:1
+   * ran a whole tower (its convolutions and their gradients), not only the forward.
+   */
+  @Test
+  @Timeout(300)
+  void eachTowerRunsItsForwardAndBackwardOnItsDevice() {
+    DataParallel dp = DataParallel.local(2, DeviceSpec.DeviceType.CPU).withTimeoutSeconds(120);
+    StepConfig o = DpFixtures.options().with(b -> b.parallel(dp));
+    try (TrainStep step = TrainStep.create(model, DpFixtures.globalBatch(), o)) {
+      step.initialize();
+      RunMetadata meta;
+      try (Result r = step.session().runner().addTarget(step.trainOp())
+          .setOptions(RunOptions.newBuilder().setTraceLevel(RunOptions.TraceLevel.FULL_TRACE)
+              .build())
+          .runAndFetchMetadata()) {
+        meta = r.getMetadata().orElseThrow();
+      }
+      Map<String, Map<String, Integer>> opsByDevice = new TreeMap<>();
+      List<String> misplaced = new ArrayList<>();
+      for (DeviceStepStats ds : meta.getStepStats().getDevStatsList()) {
+        String dev = ds.getDevice().replaceFirst(".*device:", "");
+        for (NodeExecStats n : ds.getNodeStatsList()) {
+          String name = n.getNodeName();
+          // "name = Type(inputs)"; oneDNN renames kernels (_MklNativeConv2DBackpropFilter...).
+          String type = n.getTimelineLabel().replaceFirst("^[^=]*= ([^(]*)\\(.*", "$1").trim();
+          String kind = type.contains("Conv2DBackpropFilter") ? "Conv2DBackpropFilter"
+              : type.contains("Conv2DBackpropInput") ? "Conv2DBackpropInput"
+              : type.contains("Conv2D") ? "Conv2D" : type;
+          opsByDevice.computeIfAbsent(dev, k -> new TreeMap<>()).merge(kind, 1, Integer::sum);
+          boolean tower1 = name.startsWith("tower_1/") || name.startsWith("gradients_tower_1/");
+          // A resource read runs where its variable lives (TF colocates it with the handle).
+          if (tower1 && !dev.equals("CPU:1") && !type.equals("ReadVariableOp")) {
+            misplaced.add(name + " on " + dev);
+          }
+        }
+      }
+      opsByDevice.forEach((dev, types) -> System.out.printf(Locale.ROOT,
+          "%s ran %d nodes, Conv2D %d, Conv2DBackpropFilter %d, Conv2DBackpropInput %d%n", dev,
+          types.values().stream().mapToInt(Integer::intValue).sum(),
+          types.getOrDefault("Conv2D", 0), types.getOrDefault("Conv2DBackpropFilter", 0),
+          types.getOrDefault("Conv2DBackpropInput", 0)));
+      assertTrue(misplaced.isEmpty(), misplaced.size() + " tower-1 nodes ran off CPU:1, e.g. "
+          + misplaced.subList(0, Math.min(5, misplaced.size())));
+      Map<String, Integer> cpu0 = opsByDevice.getOrDefault("CPU:0", Map.of());
+      Map<String, Integer> cpu1 = opsByDevice.getOrDefault("CPU:1", Map.of());
+      for (String t : List.of("Conv2D", "Conv2DBackpropFilter", "Conv2DBackpropInput")) {
+        assertTrue(cpu1.getOrDefault(t, 0) > 0, "CPU:1 ran tower 1's " + t);
+        assertEquals(cpu0.getOrDefault(t, 0), cpu1.getOrDefault(t, 0),
+            "each device ran one tower's " + t + " ops: " + opsByDevice);
+      }
     }
   }
 
