@@ -1,6 +1,7 @@
 package org.nfnet.zoo.graph;
 
 import java.util.List;
+import java.util.regex.Pattern;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
@@ -33,6 +34,8 @@ final class RecomputedGelu {
   /** Name of the {@code IdentityN} ops whose gradient is the GELU's. */
   static final String OP_NAME = "gelu_recomputed";
   private static final String OP_TYPE = "IdentityN";
+  /** {@link #OP_NAME} in any scope, with the {@code _N} suffix TF adds to repeated names. */
+  private static final Pattern OURS = Pattern.compile("(.*/)?" + OP_NAME + "(_\\d+)?");
   private static Boolean registered;
 
   private RecomputedGelu() {}
@@ -82,8 +85,6 @@ final class RecomputedGelu {
   }
 
   private static boolean isOurs(GraphOperation op) {
-    String name = op.name();
-    return (name.equals(OP_NAME) || name.endsWith("/" + OP_NAME)
-        || name.matches(".*(^|/)" + OP_NAME + "_\\d+$")) && op.numInputs() == 2;
+    return op.numInputs() == 2 && OURS.matcher(op.name()).matches();
   }
 }
