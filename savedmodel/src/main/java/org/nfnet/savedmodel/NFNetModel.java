@@ -11,8 +11,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.nfnet.zoo.NFNetStructure;
+import org.tensorflow.Graph;
 import org.tensorflow.Result;
 import org.tensorflow.SavedModelBundle;
+import org.tensorflow.Session;
 import org.tensorflow.SessionFunction;
 import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.NdArrays;
@@ -61,8 +63,47 @@ public final class NFNetModel implements AutoCloseable {
     }
   }
 
+  /**
+   * How to load an export.
+   *
+   * @param config session config (thread pools, graph optimizer options); null: TF's defaults
+   * @param imageLimits bounds applied to input images
+   * @param freeze turn a variables export's weights into graph constants after loading
+   *     ({@link LoadTimeFreezing}): faster calls (the frozen export's speed), 2-3x the weights'
+   *     memory. Skipped, with {@link #weights()} saying why, when the graph does not allow it.
+   */
+  public record Options(org.tensorflow.proto.ConfigProto config, ImageDecoder.Limits imageLimits,
+      boolean freeze) {
+    public Options {
+      java.util.Objects.requireNonNull(imageLimits, "imageLimits");
+    }
+
+    /** TF's default session config, default image limits, frozen at load. */
+    public static Options defaults() {
+      return new Options(null, ImageDecoder.Limits.defaults(), true);
+    }
+
+    public Options withConfig(org.tensorflow.proto.ConfigProto c) {
+      return new Options(c, imageLimits, freeze);
+    }
+
+    public Options withImageLimits(ImageDecoder.Limits l) {
+      return new Options(config, l, freeze);
+    }
+
+    public Options withFreeze(boolean f) {
+      return new Options(config, imageLimits, f);
+    }
+  }
+
   private final Path dir;
+  /** The loaded bundle: runs the model unless frozen at load, then closed and kept for its meta graph. */
   private final SavedModelBundle bundle;
+  private final Graph graph;
+  private final Session session;
+  private final Map<String, SessionFunction> functions;
+  private final String weights;
+  private final boolean frozenAtLoad;
   private final Map<String, Object> card;
   private final int testImsize;
   private final int numClasses;
@@ -71,10 +112,21 @@ public final class NFNetModel implements AutoCloseable {
   private volatile boolean closed;
   private final ImageDecoder decoder;
 
-  private NFNetModel(Path dir, SavedModelBundle bundle, Map<String, Object> card,
-      ImageDecoder.Limits limits) throws IOException {
+  private NFNetModel(Path dir, SavedModelBundle bundle, LoadTimeFreezing.Outcome frozen,
+      String weights, Map<String, Object> card, ImageDecoder.Limits limits) throws IOException {
     this.dir = dir;
     this.bundle = bundle;
+    this.frozenAtLoad = frozen != null && frozen.frozen();
+    this.graph = frozenAtLoad ? frozen.graph() : bundle.graph();
+    this.session = frozenAtLoad ? frozen.session() : bundle.session();
+    Map<String, SessionFunction> fns = new LinkedHashMap<>();
+    if (frozenAtLoad) {
+      fns.putAll(frozen.functions());
+    } else {
+      bundle.functions().forEach(f -> fns.put(f.signature().key(), f));
+    }
+    this.functions = java.util.Collections.unmodifiableMap(fns);
+    this.weights = weights;
     this.card = card;
     this.testImsize = ((Number) card.get("test_imsize")).intValue();
     this.numClasses = ((Number) card.get("num_classes")).intValue();
@@ -85,7 +137,7 @@ public final class NFNetModel implements AutoCloseable {
 
   /** Loads an export directory (tag {@code serve}) with TensorFlow's default session config. */
   public static NFNetModel load(Path dir) throws IOException {
-    return load(dir, null);
+    return load(dir, Options.defaults());
   }
 
   /** DeepMind's pretrained NFNet-F0..F6, downloaded and converted on first use ({@link Pretrained}). */
@@ -108,17 +160,25 @@ public final class NFNetModel implements AutoCloseable {
 
   /**
    * Loads an export directory with a session config (null: TensorFlow's defaults) and the bounds
-   * applied to input images. A missing, truncated or corrupt file fails with an IOException
-   * naming the file.
+   * applied to input images, frozen at load ({@link Options#freeze()}).
    */
   public static NFNetModel load(Path dir, org.tensorflow.proto.ConfigProto config,
       ImageDecoder.Limits imageLimits) throws IOException {
+    return load(dir, new Options(config, imageLimits, true));
+  }
+
+  /**
+   * Loads an export directory (tag {@code serve}). A missing, truncated or corrupt file fails with
+   * an IOException naming the file. A variables export is frozen at load unless
+   * {@code options.freeze()} is false; {@link #weights()} tells what happened.
+   */
+  public static NFNetModel load(Path dir, Options options) throws IOException {
     Path d = dir.toAbsolutePath().normalize();
     SavedModelFiles.checkExists(d);
     Map<String, Object> card = ModelCard.read(d);
     SavedModelBundle.Loader loader = SavedModelBundle.loader(d.toString()).withTags(NFNetExporter.TAG);
-    if (config != null) {
-      loader.withConfigProto(config);
+    if (options.config() != null) {
+      loader.withConfigProto(options.config());
     }
     SavedModelBundle b;
     try {
@@ -126,9 +186,33 @@ public final class NFNetModel implements AutoCloseable {
     } catch (org.tensorflow.exceptions.TensorFlowException e) {
       throw SavedModelFiles.diagnose(d, e);
     }
+    LoadTimeFreezing.Outcome frozen = null;
     try {
-      return new NFNetModel(d, b, card, imageLimits);
-    } catch (IOException | RuntimeException e) {
+      String stored = String.valueOf(card.getOrDefault("weights", "variables"));
+      String weights;
+      if (stored.startsWith("graph constants")) {
+        weights = "constants (frozen export)";
+      } else if (!options.freeze()) {
+        weights = "variables (not frozen: freezing at load turned off)";
+      } else {
+        try {
+          frozen = LoadTimeFreezing.freeze(b, options.config());
+        } catch (RuntimeException e) { // an unexpected graph: run it as stored
+          frozen = new LoadTimeFreezing.Outcome(null, null, Map.of(), "freezing failed: " + e);
+        }
+        weights = frozen.frozen() ? "constants (frozen at load)"
+            : "variables (not frozen: " + frozen.reason() + ")";
+      }
+      NFNetModel m = new NFNetModel(d, b, frozen, weights, card, options.imageLimits());
+      if (m.frozenAtLoad) {
+        b.close(); // frees the variables: the frozen graph holds the weights now
+      }
+      return m;
+    } catch (IOException | RuntimeException | Error e) {
+      if (frozen != null && frozen.frozen()) {
+        frozen.session().close();
+        frozen.graph().close();
+      }
       b.close();
       throw e;
     }
@@ -171,8 +255,37 @@ public final class NFNetModel implements AutoCloseable {
     return decoder;
   }
 
-  public SavedModelBundle bundle() {
-    return bundle;
+  /**
+   * Where the weights live: {@code "constants (frozen at load)"}, {@code "constants (frozen
+   * export)"} or {@code "variables (not frozen: <reason>)"}.
+   */
+  public String weights() {
+    return weights;
+  }
+
+  /** Whether the weights were turned into graph constants when this model was loaded. */
+  public boolean frozenAtLoad() {
+    return frozenAtLoad;
+  }
+
+  /** The graph the model runs (the frozen copy when frozen at load). */
+  public Graph graph() {
+    return graph;
+  }
+
+  /** The session the model runs; owned by this model. */
+  public Session session() {
+    return session;
+  }
+
+  /** The function of a signature on {@link #session()}. */
+  public SessionFunction function(String signature) {
+    SessionFunction f = functions.get(signature);
+    if (f == null) {
+      throw new IllegalArgumentException("model " + dir + " has no signature '" + signature
+          + "'; it has " + functions.keySet());
+    }
+    return f;
   }
 
   // ---------------------------------------------------------------- top-k
@@ -313,8 +426,7 @@ public final class NFNetModel implements AutoCloseable {
       if (closed) {
         throw new IllegalStateException("model " + dir + " is closed");
       }
-      SessionFunction f = bundle.function(signature);
-      return f.call(args);
+      return function(signature).call(args);
     } finally {
       lock.readLock().unlock();
     }
@@ -371,6 +483,7 @@ public final class NFNetModel implements AutoCloseable {
     m.put("variant", variant());
     m.put("num_classes", numClasses);
     m.put("test_imsize", testImsize);
+    m.put("weights", weights);
     return m;
   }
 
@@ -382,7 +495,12 @@ public final class NFNetModel implements AutoCloseable {
         return;
       }
       closed = true;
-      bundle.close();
+      if (frozenAtLoad) {
+        session.close();
+        graph.close();
+      } else {
+        bundle.close();
+      }
       decoder.close();
     } finally {
       lock.writeLock().unlock();

@@ -49,7 +49,7 @@ class FrozenExportTest {
         TUint8 t = TUint8.tensorOf(Shape.of(2, 80, 61, 3), DataBuffers.of(pixels, true, false))) {
       int variables = 0;
       int constants = 0;
-      for (Iterator<GraphOperation> it = m.bundle().graph().operations(); it.hasNext(); ) {
+      for (Iterator<GraphOperation> it = m.graph().operations(); it.hasNext(); ) {
         GraphOperation op = it.next();
         variables += op.type().startsWith("Variable") || op.type().equals("VarHandleOp") ? 1 : 0;
         constants += op.type().equals("Const") && op.name().endsWith("/w_hat") ? 1 : 0;

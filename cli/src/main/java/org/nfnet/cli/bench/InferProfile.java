@@ -43,10 +43,10 @@ final class InferProfile {
       for (InferenceBench.Mode mode : modes) {
         try (NFNetModel m = NFNetModel.load(InferenceBench.exported(s, c, mode),
             SessionConfigs.threads(s.threads()))) {
-          Signature sig = m.bundle().function(NFNetExporter.LOGITS_FROM_NORMALIZED).signature();
+          Signature sig = m.function(NFNetExporter.LOGITS_FROM_NORMALIZED).signature();
           String in = sig.getInputs().get("normalized").name;
           String out = sig.getOutputs().get("logits").name;
-          Session session = m.bundle().session();
+          Session session = m.session();
           for (int i = 0; i < s.warmup(); i++) {
             try (Result x = session.runner().feed(in, input).fetch(out).run()) {
               // warm-up

@@ -59,7 +59,7 @@ final class InferenceBench {
         NFNetModel m = NFNetModel.load(dir, SessionConfigs.threads(s.threads()));
         models.add(m);
         r.put(mode.key() + "_load_seconds", (System.nanoTime() - t0) / 1e9);
-        fns.add(m.bundle().function(NFNetExporter.LOGITS_FROM_NORMALIZED));
+        fns.add(m.function(NFNetExporter.LOGITS_FROM_NORMALIZED));
       }
       for (int n : BATCHES) {
         inputs.add(input(n, res));

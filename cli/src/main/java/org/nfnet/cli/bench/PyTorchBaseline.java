@@ -118,7 +118,7 @@ final class PyTorchBaseline {
         NFNetModel m = NFNetModel.load(InferenceBench.exported(s, c, mode),
             SessionConfigs.threads(s.threads()));
         models.add(m);
-        fns.add(m.bundle().function(NFNetExporter.LOGITS_FROM_NORMALIZED));
+        fns.add(m.function(NFNetExporter.LOGITS_FROM_NORMALIZED));
       }
       int[] batches = s.batches() == null ? InferenceBench.BATCHES
           : s.batches().stream().mapToInt(Integer::intValue).toArray();
