@@ -31,6 +31,11 @@ final class LogitsCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, description = "Output: raw float32 little-endian [N, classes].")
   Path out;
 
+  @Option(names = "--no-freeze",
+      description = "Keep a variables export's weights in variables. By default they become graph"
+          + " constants at load: faster calls, ~2-3x the weights' memory.")
+  boolean noFreeze;
+
   @Override
   public Integer call() throws IOException {
     int[] s = parseShape(shape);
@@ -42,7 +47,7 @@ final class LogitsCommand implements Callable<Integer> {
     }
     ByteBuffer in = ByteBuffer.wrap(Files.readAllBytes(input)).order(ByteOrder.LITTLE_ENDIAN);
     float[][] logits;
-    try (NFNetModel m = NFNetModel.load(model)) {
+    try (NFNetModel m = NFNetModel.load(model, NFNetModel.Options.defaults().withFreeze(!noFreeze))) {
       logits = m.logitsFromNormalized(in.asFloatBuffer(), s[0], s[1], s[2]);
     }
     ByteBuffer o = ByteBuffer.allocate(4 * logits.length * logits[0].length).order(ByteOrder.LITTLE_ENDIAN);

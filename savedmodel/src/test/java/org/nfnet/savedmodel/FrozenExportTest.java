@@ -41,7 +41,7 @@ class FrozenExportTest {
     byte[] pixels = TestModels.randomPixels(5, 2 * 80 * 61 * 3);
     float[][] a;
     float[][] b;
-    try (NFNetModel m = NFNetModel.load(vars);
+    try (NFNetModel m = NFNetModel.load(vars, NFNetModel.Options.defaults().withFreeze(false));
         TUint8 t = TUint8.tensorOf(Shape.of(2, 80, 61, 3), DataBuffers.of(pixels, true, false))) {
       a = m.predictUint8(t).logits();
     }

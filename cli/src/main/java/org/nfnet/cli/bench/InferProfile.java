@@ -13,8 +13,9 @@ import org.tensorflow.types.TFloat32;
 
 /**
  * Where an inference call's time goes (section {@code infer-profile}, not in the default set):
- * the {@code infer} section's float32 (weights as variables) and bf16 frozen exports at the test
- * size, batches 1 and 8, run with {@code RunOptions.FULL_TRACE}; kernel time per op type and per kind of
+ * the {@code infer} section's float32 default (variables export frozen at load) and bf16 frozen
+ * export at the test size, batches 1 and 8, run with {@code RunOptions.FULL_TRACE}; kernel time per
+ * op type and per kind of
  * work (convolutions and matmuls, casts, reductions, element-wise), per call.
  */
 final class InferProfile {
@@ -28,8 +29,9 @@ final class InferProfile {
     ObjectNode r = BenchSections.JSON.createObjectNode();
     StringBuilder summary = new StringBuilder();
     int calls = Math.max(1, s.repeats());
-    InferenceBench.Mode[] modes = {new InferenceBench.Mode(Precision.FLOAT32, false),
-        new InferenceBench.Mode(Precision.BFLOAT16, true)};
+    InferenceBench.Mode[] modes = {
+        new InferenceBench.Mode(Precision.FLOAT32, InferenceBench.Weights.FROZEN_AT_LOAD),
+        new InferenceBench.Mode(Precision.BFLOAT16, InferenceBench.Weights.FROZEN_EXPORT)};
     for (int batch : BATCHES) {
       profileBatch(s, c, res, batch, modes, calls, r, summary);
     }
@@ -41,8 +43,7 @@ final class InferProfile {
       InferenceBench.Mode[] modes, int calls, ObjectNode r, StringBuilder summary) throws Exception {
     try (TFloat32 input = InferenceBench.input(batch, res)) {
       for (InferenceBench.Mode mode : modes) {
-        try (NFNetModel m = NFNetModel.load(InferenceBench.exported(s, c, mode),
-            SessionConfigs.threads(s.threads()))) {
+        try (NFNetModel m = mode.load(s, c)) {
           Signature sig = m.function(NFNetExporter.LOGITS_FROM_NORMALIZED).signature();
           String in = sig.getInputs().get("normalized").name;
           String out = sig.getOutputs().get("logits").name;
