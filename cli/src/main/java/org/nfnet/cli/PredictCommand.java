@@ -51,7 +51,8 @@ final class PredictCommand implements Callable<Integer> {
 
   @Option(names = "--no-freeze",
       description = "Keep a variables export's weights in variables. By default they become graph"
-          + " constants at load: faster calls, ~2-3x the weights' memory.")
+          + " constants at load: faster calls, several times the memory (F0: ~4.8 GB instead of"
+          + " ~0.7 GB resident).")
   boolean noFreeze;
 
   @Parameters(arity = "1..*", paramLabel = "IMAGE", description = "JPEG/PNG/GIF/BMP files, "

@@ -62,8 +62,8 @@ final class ServeCommand implements Callable<Integer> {
 
   @Option(names = "--no-freeze",
       description = "Keep a variables export's weights in variables. By default they become graph"
-          + " constants at load: faster calls (oneDNN caches reordered filters), ~2-3x the weights'"
-          + " memory.")
+          + " constants at load: faster calls (oneDNN caches reordered filters), several times the"
+          + " memory (F0: ~4.8 GB instead of ~0.7 GB resident).")
   boolean noFreeze;
 
   @Override

@@ -1,12 +1,9 @@
 package org.nfnet.savedmodel;
 
 import com.google.protobuf.UnsafeByteOperations;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -19,7 +16,6 @@ import org.tensorflow.Signature;
 import org.tensorflow.Tensor;
 import org.tensorflow.proto.AttrValue;
 import org.tensorflow.proto.ConfigProto;
-import org.tensorflow.proto.DataType;
 import org.tensorflow.proto.GraphDef;
 import org.tensorflow.proto.NodeDef;
 import org.tensorflow.proto.TensorProto;
@@ -35,9 +31,10 @@ import org.tensorflow.proto.TensorShapeProto;
  * path of a signature output ({@code Identity} of a {@code VariableV2}, or {@code ReadVariableOp}
  * of a {@code VarHandleOp}) becomes a {@code Const} of the variable's current value with the same
  * node name and device, so signature tensor names stay valid. Everything no signature needs
- * (variables, save/restore and init ops) is pruned and control inputs to pruned nodes dropped; the
- * function library is kept. The cost is memory: the constants, Grappler's copy and oneDNN's cached
- * filters hold the weights 2-3 times.
+ * (variables, save/restore and init ops; see {@link FreezePlan}) is pruned and control inputs to
+ * pruned nodes dropped; the function library is kept. The cost is memory, the same as a frozen export's: TF holds constants
+ * several times over (the graph's NodeDefs, the optimized executor graph, oneDNN's cached filters,
+ * plus what the allocator keeps of Grappler's transient copies).
  *
  * <p>Not frozen (the caller keeps the variables session, with {@link Outcome#reason()}): a kept
  * node that takes a variable itself rather than its value (an update, a function taking a
@@ -64,48 +61,13 @@ public final class LoadTimeFreezing {
    */
   public static Outcome freeze(SavedModelBundle bundle, ConfigProto config) {
     GraphDef def = bundle.graph().toGraphDef();
-    Map<String, NodeDef> nodes = new HashMap<>();
-    def.getNodeList().forEach(n -> nodes.put(n.getName(), n));
-    Deque<String> todo = new ArrayDeque<>();
-    for (Signature s : bundle.signatures()) {
-      s.getOutputs().values().forEach(t -> todo.add(nodeName(t.name)));
-      s.getInputs().values().forEach(t -> todo.add(nodeName(t.name)));
+    FreezePlan plan = FreezePlan.of(def, bundle.signatures());
+    if (plan.reason() != null) {
+      return skip(plan.reason());
     }
-    Set<String> kept = new LinkedHashSet<>();
-    Map<String, String> reads = new LinkedHashMap<>(); // read node -> variable node
-    while (!todo.isEmpty()) {
-      String name = todo.pop();
-      NodeDef n = nodes.get(name);
-      if (n == null) {
-        return skip("signature tensor " + name + " is not in the graph");
-      }
-      if (!kept.add(name)) {
-        continue;
-      }
-      String variable = readOf(n, nodes);
-      if (variable != null) {
-        reads.put(name, variable);
-        continue;
-      }
-      for (String in : n.getInputList()) {
-        NodeDef src = nodes.get(nodeName(in));
-        if (src != null && isVariable(src) && !in.startsWith("^")) {
-          return skip("variable " + src.getName() + " feeds " + n.getOp() + " " + name
-              + ", not only reads of its value");
-        }
-        if (src != null && !isVariable(src)) {
-          todo.push(src.getName());
-        }
-      }
-    }
-    if (reads.isEmpty()) {
-      return skip("no signature reads a variable");
-    }
-    String refused = checkVariables(reads, nodes);
-    if (refused != null) {
-      return skip(refused);
-    }
-    Map<String, TensorProto> values = readValues(bundle.session(), reads, nodes);
+    Map<String, String> reads = plan.reads();
+    Set<String> kept = plan.kept();
+    Map<String, TensorProto> values = readValues(bundle.session(), reads, plan.nodes());
     GraphDef.Builder out = def.toBuilder().clearNode();
     for (NodeDef n : def.getNodeList()) {
       if (!kept.contains(n.getName())) {
@@ -114,7 +76,6 @@ public final class LoadTimeFreezing {
       String variable = reads.get(n.getName());
       out.addNode(variable != null ? constant(n, values.get(variable)) : pruneEdges(n, kept));
     }
-    def = null;
     values.clear();
     return build(out.build(), bundle.signatures(), config);
   }
@@ -143,63 +104,6 @@ public final class LoadTimeFreezing {
     }
   }
 
-  private static boolean isVariable(NodeDef n) {
-    return switch (n.getOp()) {
-      case "VariableV2", "Variable", "VarHandleOp" -> true;
-      default -> false;
-    };
-  }
-
-  /** The variable a node reads the value of, or null. */
-  private static String readOf(NodeDef n, Map<String, NodeDef> nodes) {
-    if (n.getInputCount() == 0 || n.getInput(0).startsWith("^")) {
-      return null;
-    }
-    NodeDef src = nodes.get(nodeName(n.getInput(0)));
-    if (src == null) {
-      return null;
-    }
-    boolean read = n.getOp().equals("ReadVariableOp") && src.getOp().equals("VarHandleOp")
-        || n.getOp().equals("Identity") && !src.getOp().equals("VarHandleOp") && isVariable(src);
-    return read ? src.getName() : null;
-  }
-
-  /** Why the read variables cannot become constants, or null when they can. */
-  private static String checkVariables(Map<String, String> reads, Map<String, NodeDef> nodes) {
-    long bytes = 0;
-    for (String v : new LinkedHashSet<>(reads.values())) {
-      NodeDef n = nodes.get(v);
-      int size = elementSize(n.getAttrOrThrow("dtype").getType());
-      TensorShapeProto shape = n.getAttrOrThrow("shape").getShape();
-      if (size == 0 || shape.getUnknownRank()) {
-        return "variable " + v + " is not a fixed-size numeric tensor";
-      }
-      long count = 1;
-      for (TensorShapeProto.Dim d : shape.getDimList()) {
-        if (d.getSize() < 0) {
-          return "variable " + v + " has an unknown shape";
-        }
-        count *= d.getSize();
-      }
-      bytes += count * size;
-    }
-    if (bytes > FrozenWeights.MAX_BYTES) {
-      return String.format(java.util.Locale.ROOT, "weights (%.2f GB) exceed the %.2f GB a GraphDef"
-          + " can hold (protobuf caps it at 2 GB)", bytes / 1e9, FrozenWeights.MAX_BYTES / 1e9);
-    }
-    return null;
-  }
-
-  private static int elementSize(DataType t) {
-    return switch (t) {
-      case DT_FLOAT, DT_INT32, DT_UINT32 -> 4;
-      case DT_DOUBLE, DT_INT64, DT_UINT64 -> 8;
-      case DT_BFLOAT16, DT_HALF, DT_INT16, DT_UINT16 -> 2;
-      case DT_INT8, DT_UINT8, DT_BOOL -> 1;
-      default -> 0;
-    };
-  }
-
   /**
    * Each read variable's value as a TensorProto, fetched a chunk of reads per run; each host tensor
    * is copied once into a byte array that the proto wraps, and closed right away.
@@ -214,7 +118,7 @@ public final class LoadTimeFreezing {
     for (Map.Entry<String, String> e : readOfVariable.entrySet()) {
       chunk.add(e.getKey());
       NodeDef v = nodes.get(e.getKey());
-      chunkBytes += elementSize(v.getAttrOrThrow("dtype").getType())
+      chunkBytes += FreezePlan.elementSize(v.getAttrOrThrow("dtype").getType())
           * v.getAttrOrThrow("shape").getShape().getDimList().stream()
               .mapToLong(TensorShapeProto.Dim::getSize).reduce(1, (a, b) -> a * b);
       if (chunkBytes >= CHUNK_BYTES) {
@@ -260,13 +164,13 @@ public final class LoadTimeFreezing {
 
   /** Drops control inputs and colocation constraints ({@code _class}) naming pruned nodes. */
   private static NodeDef pruneEdges(NodeDef n, Set<String> kept) {
-    boolean inputs = n.getInputList().stream().allMatch(in -> kept.contains(nodeName(in)));
+    boolean inputs = n.getInputList().stream().allMatch(in -> kept.contains(FreezePlan.nodeName(in)));
     AttrValue coloc = n.getAttrMap().get("_class");
     if (inputs && coloc == null) {
       return n;
     }
     NodeDef.Builder b = n.toBuilder().clearInput();
-    n.getInputList().stream().filter(in -> kept.contains(nodeName(in))).forEach(b::addInput);
+    n.getInputList().stream().filter(in -> kept.contains(FreezePlan.nodeName(in))).forEach(b::addInput);
     if (coloc != null) {
       b.removeAttr("_class");
       List<com.google.protobuf.ByteString> locs = coloc.getList().getSList().stream()
@@ -281,11 +185,5 @@ public final class LoadTimeFreezing {
     return b.build();
   }
 
-  /** {@code "^name"}, {@code "name:1"} and {@code "name"} all name node {@code name}. */
-  static String nodeName(String input) {
-    String s = input.startsWith("^") ? input.substring(1) : input;
-    int colon = s.lastIndexOf(':');
-    return colon > 0 && s.substring(colon + 1).chars().allMatch(Character::isDigit)
-        ? s.substring(0, colon) : s;
-  }
+
 }

@@ -13,7 +13,6 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.nfnet.zoo.NFNetStructure;
 import org.tensorflow.Graph;
 import org.tensorflow.Result;
-import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Session;
 import org.tensorflow.SessionFunction;
 import org.tensorflow.Tensor;
@@ -69,15 +68,15 @@ public final class NFNetModel implements AutoCloseable {
    * @param config session config (thread pools, graph optimizer options); null: TF's defaults
    * @param imageLimits bounds applied to input images
    * @param freeze turn a variables export's weights into graph constants after loading
-   *     ({@link LoadTimeFreezing}): faster calls (the frozen export's speed), 2-3x the weights'
-   *     memory. Skipped, with {@link #weights()} saying why, when the graph does not allow it.
+   *     ({@link LoadTimeFreezing}): faster calls (the frozen export's speed) for several times
+   *     the memory of variables. Skipped, with {@link #weights()} saying why, when the graph
+   *     does not allow it.
    */
   public record Options(org.tensorflow.proto.ConfigProto config, ImageDecoder.Limits imageLimits,
       boolean freeze) {
     public Options {
       java.util.Objects.requireNonNull(imageLimits, "imageLimits");
     }
-
     /** TF's default session config, default image limits, frozen at load. */
     public static Options defaults() {
       return new Options(null, ImageDecoder.Limits.defaults(), true);
@@ -97,13 +96,7 @@ public final class NFNetModel implements AutoCloseable {
   }
 
   private final Path dir;
-  /** The loaded bundle: runs the model unless frozen at load, then closed and kept for its meta graph. */
-  private final SavedModelBundle bundle;
-  private final Graph graph;
-  private final Session session;
-  private final Map<String, SessionFunction> functions;
-  private final String weights;
-  private final boolean frozenAtLoad;
+  private final ModelRuntime runtime;
   private final Map<String, Object> card;
   private final int testImsize;
   private final int numClasses;
@@ -112,21 +105,10 @@ public final class NFNetModel implements AutoCloseable {
   private volatile boolean closed;
   private final ImageDecoder decoder;
 
-  private NFNetModel(Path dir, SavedModelBundle bundle, LoadTimeFreezing.Outcome frozen,
-      String weights, Map<String, Object> card, ImageDecoder.Limits limits) throws IOException {
+  private NFNetModel(Path dir, ModelRuntime runtime, Map<String, Object> card,
+      ImageDecoder.Limits limits) throws IOException {
     this.dir = dir;
-    this.bundle = bundle;
-    this.frozenAtLoad = frozen != null && frozen.frozen();
-    this.graph = frozenAtLoad ? frozen.graph() : bundle.graph();
-    this.session = frozenAtLoad ? frozen.session() : bundle.session();
-    Map<String, SessionFunction> fns = new LinkedHashMap<>();
-    if (frozenAtLoad) {
-      fns.putAll(frozen.functions());
-    } else {
-      bundle.functions().forEach(f -> fns.put(f.signature().key(), f));
-    }
-    this.functions = java.util.Collections.unmodifiableMap(fns);
-    this.weights = weights;
+    this.runtime = runtime;
     this.card = card;
     this.testImsize = ((Number) card.get("test_imsize")).intValue();
     this.numClasses = ((Number) card.get("num_classes")).intValue();
@@ -150,18 +132,12 @@ public final class NFNetModel implements AutoCloseable {
     return load(Pretrained.pull(name, options).model());
   }
 
-  /**
-   * Loads an export directory with a session config (thread pools, graph optimizer options);
-   * null means TensorFlow's defaults.
-   */
+  /** {@link #load(Path, Options)} with a session config (null: TF's defaults), frozen at load. */
   public static NFNetModel load(Path dir, org.tensorflow.proto.ConfigProto config) throws IOException {
     return load(dir, config, ImageDecoder.Limits.defaults());
   }
 
-  /**
-   * Loads an export directory with a session config (null: TensorFlow's defaults) and the bounds
-   * applied to input images, frozen at load ({@link Options#freeze()}).
-   */
+  /** {@link #load(Path, Options)} with a session config and image bounds, frozen at load. */
   public static NFNetModel load(Path dir, org.tensorflow.proto.ConfigProto config,
       ImageDecoder.Limits imageLimits) throws IOException {
     return load(dir, new Options(config, imageLimits, true));
@@ -176,44 +152,11 @@ public final class NFNetModel implements AutoCloseable {
     Path d = dir.toAbsolutePath().normalize();
     SavedModelFiles.checkExists(d);
     Map<String, Object> card = ModelCard.read(d);
-    SavedModelBundle.Loader loader = SavedModelBundle.loader(d.toString()).withTags(NFNetExporter.TAG);
-    if (options.config() != null) {
-      loader.withConfigProto(options.config());
-    }
-    SavedModelBundle b;
+    ModelRuntime runtime = ModelRuntime.open(d, card, options.config(), options.freeze());
     try {
-      b = loader.load();
-    } catch (org.tensorflow.exceptions.TensorFlowException e) {
-      throw SavedModelFiles.diagnose(d, e);
-    }
-    LoadTimeFreezing.Outcome frozen = null;
-    try {
-      String stored = String.valueOf(card.getOrDefault("weights", "variables"));
-      String weights;
-      if (stored.startsWith("graph constants")) {
-        weights = "constants (frozen export)";
-      } else if (!options.freeze()) {
-        weights = "variables (not frozen: freezing at load turned off)";
-      } else {
-        try {
-          frozen = LoadTimeFreezing.freeze(b, options.config());
-        } catch (RuntimeException e) { // an unexpected graph: run it as stored
-          frozen = new LoadTimeFreezing.Outcome(null, null, Map.of(), "freezing failed: " + e);
-        }
-        weights = frozen.frozen() ? "constants (frozen at load)"
-            : "variables (not frozen: " + frozen.reason() + ")";
-      }
-      NFNetModel m = new NFNetModel(d, b, frozen, weights, card, options.imageLimits());
-      if (m.frozenAtLoad) {
-        b.close(); // frees the variables: the frozen graph holds the weights now
-      }
-      return m;
-    } catch (IOException | RuntimeException | Error e) {
-      if (frozen != null && frozen.frozen()) {
-        frozen.session().close();
-        frozen.graph().close();
-      }
-      b.close();
+      return new NFNetModel(d, runtime, card, options.imageLimits());
+    } catch (IOException | RuntimeException e) {
+      runtime.close();
       throw e;
     }
   }
@@ -260,30 +203,30 @@ public final class NFNetModel implements AutoCloseable {
    * export)"} or {@code "variables (not frozen: <reason>)"}.
    */
   public String weights() {
-    return weights;
+    return runtime.weights();
   }
 
   /** Whether the weights were turned into graph constants when this model was loaded. */
   public boolean frozenAtLoad() {
-    return frozenAtLoad;
+    return runtime.frozenAtLoad();
   }
 
   /** The graph the model runs (the frozen copy when frozen at load). */
   public Graph graph() {
-    return graph;
+    return runtime.graph();
   }
 
   /** The session the model runs; owned by this model. */
   public Session session() {
-    return session;
+    return runtime.session();
   }
 
   /** The function of a signature on {@link #session()}. */
   public SessionFunction function(String signature) {
-    SessionFunction f = functions.get(signature);
+    SessionFunction f = runtime.functions().get(signature);
     if (f == null) {
       throw new IllegalArgumentException("model " + dir + " has no signature '" + signature
-          + "'; it has " + functions.keySet());
+          + "'; it has " + runtime.functions().keySet());
     }
     return f;
   }
@@ -442,7 +385,7 @@ public final class NFNetModel implements AutoCloseable {
 
   /** The export's meta graph (tag {@code serve}): signature defs with dtypes, shapes and names. */
   public org.tensorflow.proto.MetaGraphDef metaGraphDef() {
-    return bundle.metaGraphDef();
+    return runtime.metaGraphDef();
   }
 
   private Outputs heads(String signature, String input, Tensor t) {
@@ -483,7 +426,7 @@ public final class NFNetModel implements AutoCloseable {
     m.put("variant", variant());
     m.put("num_classes", numClasses);
     m.put("test_imsize", testImsize);
-    m.put("weights", weights);
+    m.put("weights", weights());
     return m;
   }
 
@@ -495,12 +438,7 @@ public final class NFNetModel implements AutoCloseable {
         return;
       }
       closed = true;
-      if (frozenAtLoad) {
-        session.close();
-        graph.close();
-      } else {
-        bundle.close();
-      }
+      runtime.close();
       decoder.close();
     } finally {
       lock.writeLock().unlock();
