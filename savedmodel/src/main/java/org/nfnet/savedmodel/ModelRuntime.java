@@ -59,7 +59,7 @@ final class ModelRuntime implements AutoCloseable {
       return new ModelRuntime(b, null, "constants (frozen export)");
     }
     if (!freeze) {
-      return new ModelRuntime(b, null, "variables (not frozen: freezing at load turned off)");
+      return new ModelRuntime(b, null, "variables (freezing at load not requested)");
     }
     LoadTimeFreezing.Outcome f;
     try {

@@ -68,18 +68,19 @@ public final class NFNetModel implements AutoCloseable {
    * @param config session config (thread pools, graph optimizer options); null: TF's defaults
    * @param imageLimits bounds applied to input images
    * @param freeze turn a variables export's weights into graph constants after loading
-   *     ({@link LoadTimeFreezing}): faster calls (the frozen export's speed) for several times
-   *     the memory of variables. Skipped, with {@link #weights()} saying why, when the graph
-   *     does not allow it.
+   *     ({@link LoadTimeFreezing}): the frozen export's speed (F0 batch 1: +9% float32, +18%
+   *     bf16) for about 7x the resident memory of variables (F0 float32: 4.8 GB against 0.7 GB,
+   *     BENCHMARKS.md) and a slower first call, so it is off by default. Skipped, with
+   *     {@link #weights()} saying why, when the graph does not allow it.
    */
   public record Options(org.tensorflow.proto.ConfigProto config, ImageDecoder.Limits imageLimits,
       boolean freeze) {
     public Options {
       java.util.Objects.requireNonNull(imageLimits, "imageLimits");
     }
-    /** TF's default session config, default image limits, frozen at load. */
+    /** TF's default session config, default image limits, weights kept as variables. */
     public static Options defaults() {
-      return new Options(null, ImageDecoder.Limits.defaults(), true);
+      return new Options(null, ImageDecoder.Limits.defaults(), false);
     }
 
     public Options withConfig(org.tensorflow.proto.ConfigProto c) {
@@ -132,21 +133,21 @@ public final class NFNetModel implements AutoCloseable {
     return load(Pretrained.pull(name, options).model());
   }
 
-  /** {@link #load(Path, Options)} with a session config (null: TF's defaults), frozen at load. */
+  /** {@link #load(Path, Options)} with a session config (null: TF's defaults). */
   public static NFNetModel load(Path dir, org.tensorflow.proto.ConfigProto config) throws IOException {
     return load(dir, config, ImageDecoder.Limits.defaults());
   }
 
-  /** {@link #load(Path, Options)} with a session config and image bounds, frozen at load. */
+  /** {@link #load(Path, Options)} with a session config and image bounds. */
   public static NFNetModel load(Path dir, org.tensorflow.proto.ConfigProto config,
       ImageDecoder.Limits imageLimits) throws IOException {
-    return load(dir, new Options(config, imageLimits, true));
+    return load(dir, new Options(config, imageLimits, false));
   }
 
   /**
    * Loads an export directory (tag {@code serve}). A missing, truncated or corrupt file fails with
-   * an IOException naming the file. A variables export is frozen at load unless
-   * {@code options.freeze()} is false; {@link #weights()} tells what happened.
+   * an IOException naming the file. A variables export is frozen at load when
+   * {@code options.freeze()} is true; {@link #weights()} tells what happened.
    */
   public static NFNetModel load(Path dir, Options options) throws IOException {
     Path d = dir.toAbsolutePath().normalize();

@@ -53,7 +53,7 @@ class LoadTimeFreezingTest {
 
   @Test
   void frozenAtLoadHasConstantFiltersAndDeepMindsLogits() throws Exception {
-    try (NFNetModel m = NFNetModel.load(export)) {
+    try (NFNetModel m = NFNetModel.load(export, NFNetModel.Options.defaults().withFreeze(true))) {
       assertTrue(m.frozenAtLoad(), m.weights());
       assertEquals("constants (frozen at load)", m.weights());
       Map<String, Integer> types = opTypes(m.graph());
@@ -93,10 +93,10 @@ class LoadTimeFreezingTest {
   }
 
   @Test
-  void optingOutKeepsTheVariables() throws Exception {
-    try (NFNetModel m = NFNetModel.load(export, NFNetModel.Options.defaults().withFreeze(false))) {
+  void byDefaultTheVariablesAreKept() throws Exception {
+    try (NFNetModel m = NFNetModel.load(export)) {
       assertFalse(m.frozenAtLoad());
-      assertTrue(m.weights().startsWith("variables (not frozen"), m.weights());
+      assertTrue(m.weights().startsWith("variables (freezing at load not requested"), m.weights());
       assertTrue(opTypes(m.graph()).getOrDefault("VariableV2", 0) > 30, "T0's variables are kept");
       assertEquals(m.weights(), m.status().get("weights"));
     }

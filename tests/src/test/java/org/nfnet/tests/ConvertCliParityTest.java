@@ -38,8 +38,8 @@ class ConvertCliParityTest {
       assertTrue(Files.isRegularFile(model.resolve("saved_model.pb")));
       int n = c.get("batch").asInt();
       int res = c.get("res").asInt();
-      // Frozen at load (the default) and with the variables kept (--no-freeze).
-      for (String freeze : new String[] {"", "--no-freeze"}) {
+      // Variables (the default) and frozen at load (--freeze).
+      for (String freeze : new String[] {"", "--freeze"}) {
         Path out = tmp.resolve(weights + freeze + ".logits.f32");
         List<String> args = new ArrayList<>(List.of("logits", "--model", model.toString(), "--input",
             SharedFixtures.t0().resolve(c.get("input").asText()).toString(), "--shape",

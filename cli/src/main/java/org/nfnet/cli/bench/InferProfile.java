@@ -13,9 +13,8 @@ import org.tensorflow.types.TFloat32;
 
 /**
  * Where an inference call's time goes (section {@code infer-profile}, not in the default set):
- * the {@code infer} section's float32 default (variables export frozen at load) and bf16 frozen
- * export at the test size, batches 1 and 8, run with {@code RunOptions.FULL_TRACE}; kernel time per
- * op type and per kind of
+ * the {@code infer} section's float32 (weights as variables) and bf16 frozen exports at the test
+ * size, batches 1 and 8, run with {@code RunOptions.FULL_TRACE}; kernel time per op type and per kind of
  * work (convolutions and matmuls, casts, reductions, element-wise), per call.
  */
 final class InferProfile {
@@ -30,7 +29,7 @@ final class InferProfile {
     StringBuilder summary = new StringBuilder();
     int calls = Math.max(1, s.repeats());
     InferenceBench.Mode[] modes = {
-        new InferenceBench.Mode(Precision.FLOAT32, InferenceBench.Weights.FROZEN_AT_LOAD),
+        new InferenceBench.Mode(Precision.FLOAT32, InferenceBench.Weights.VARIABLES),
         new InferenceBench.Mode(Precision.BFLOAT16, InferenceBench.Weights.FROZEN_EXPORT)};
     for (int batch : BATCHES) {
       profileBatch(s, c, res, batch, modes, calls, r, summary);

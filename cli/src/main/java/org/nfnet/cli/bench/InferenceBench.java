@@ -20,23 +20,23 @@ import org.tensorflow.types.TFloat32;
 /**
  * Inference images/s through exported SavedModels ({@code logits_from_normalized}, folded WS
  * kernels) at the variant's test size, batch 1 and 8, float32 and bf16 convolutions, weights as
- * the default export's variables frozen into constants at load (what {@code NFNetModel.load}
- * does), kept as variables ({@code --no-freeze}) and a frozen export ({@code --frozen}); plus how
- * far bf16 logits are from float32 ones on the same batch.
+ * the default export's variables (what {@code NFNetModel.load} runs by default), the same export
+ * frozen into constants at load ({@code --freeze}) and a frozen export ({@code --frozen}); plus
+ * how far bf16 logits are from float32 ones on the same batch.
  */
 final class InferenceBench {
   static final int[] BATCHES = {1, 8};
 
   /** Where the weights of a timed model live. */
-  enum Weights { FROZEN_AT_LOAD, VARIABLES, FROZEN_EXPORT }
+  enum Weights { VARIABLES, FROZEN_AT_LOAD, FROZEN_EXPORT }
 
   /** One exported model flavour and how it is loaded. */
   record Mode(Precision precision, Weights weights) {
-    /** {@code fp32} (the default load), {@code fp32_variables}, {@code fp32_frozen}. */
+    /** {@code fp32} (the default load), {@code fp32_frozen_at_load}, {@code fp32_frozen}. */
     String key() {
       return InferenceBench.key(precision) + switch (weights) {
-        case FROZEN_AT_LOAD -> "";
-        case VARIABLES -> "_variables";
+        case VARIABLES -> "";
+        case FROZEN_AT_LOAD -> "_frozen_at_load";
         case FROZEN_EXPORT -> "_frozen";
       };
     }
@@ -48,18 +48,19 @@ final class InferenceBench {
     /** Loads this flavour's export (made on first use) with the bench's thread settings. */
     NFNetModel load(BenchSections.Settings s, NFNetConfig c) throws Exception {
       return NFNetModel.load(exported(s, c, this), NFNetModel.Options.defaults()
-          .withConfig(SessionConfigs.threads(s.threads())).withFreeze(weights != Weights.VARIABLES));
+          .withConfig(SessionConfigs.threads(s.threads())).withFreeze(weights == Weights.FROZEN_AT_LOAD));
     }
   }
 
   /** The default load and the frozen export, per precision (the forms compared with PyTorch). */
-  static final Mode[] DEFAULT_AND_FROZEN = {new Mode(Precision.FLOAT32, Weights.FROZEN_AT_LOAD),
-      new Mode(Precision.BFLOAT16, Weights.FROZEN_AT_LOAD),
+  static final Mode[] DEFAULT_AND_FROZEN = {new Mode(Precision.FLOAT32, Weights.VARIABLES),
+      new Mode(Precision.BFLOAT16, Weights.VARIABLES),
       new Mode(Precision.FLOAT32, Weights.FROZEN_EXPORT),
       new Mode(Precision.BFLOAT16, Weights.FROZEN_EXPORT)};
 
   static final Mode[] MODES = {DEFAULT_AND_FROZEN[0], DEFAULT_AND_FROZEN[1],
-      new Mode(Precision.FLOAT32, Weights.VARIABLES), new Mode(Precision.BFLOAT16, Weights.VARIABLES),
+      new Mode(Precision.FLOAT32, Weights.FROZEN_AT_LOAD),
+      new Mode(Precision.BFLOAT16, Weights.FROZEN_AT_LOAD),
       DEFAULT_AND_FROZEN[2], DEFAULT_AND_FROZEN[3]};
 
   private InferenceBench() {}
@@ -150,11 +151,11 @@ final class InferenceBench {
       r.put("bf16_over_fp32_b" + n, ratio);
       summary.append(String.format(Locale.ROOT, "bf16 / fp32 at batch %d: %.2fx%n", n, ratio));
       for (Precision p : Precision.values()) {
-        ratio(r, summary, key(p), n, "_frozen_at_load_over_variables", "", "_variables",
+        ratio(r, summary, key(p), n, "_frozen_at_load_over_variables", "_frozen_at_load", "",
             "frozen at load / variables");
-        ratio(r, summary, key(p), n, "_frozen_export_over_frozen_at_load", "_frozen", "",
-            "frozen export / frozen at load");
-        ratio(r, summary, key(p), n, "_frozen_over_variables", "_frozen", "_variables",
+        ratio(r, summary, key(p), n, "_frozen_export_over_frozen_at_load", "_frozen",
+            "_frozen_at_load", "frozen export / frozen at load");
+        ratio(r, summary, key(p), n, "_frozen_over_variables", "_frozen", "",
             "frozen export / variables");
       }
     }

@@ -25,8 +25,8 @@ import org.tensorflow.types.TUint8;
 /**
  * Serving latency (section {@code serve}): one image at the variant's test size through
  * {@code nfnet serve}'s server, in-process on 127.0.0.1, against the same work called directly.
- * The model is the default export (float32, weights as variables, frozen at load), loaded twice:
- * once as {@code nfnet logits} loads it (the bare calls), once as {@code nfnet serve} serves it. Each round
+ * The model is the default export (float32, weights as variables), loaded twice: once as
+ * {@code nfnet logits} loads it (the bare calls), once as {@code nfnet serve} serves it. Each round
  * times every HTTP request form a TF Serving client uses for an image ({@link ServeRequests}), over
  * one keep-alive connection, each next to the same work called in-process; the request
  * bodies are built once, outside the timings. Reported: p50/p90 of each, medians of per-round
@@ -51,7 +51,8 @@ final class ServeBench {
   static ObjectNode run(BenchSections.Settings s) throws Exception {
     NFNetConfig c = s.config();
     int res = c.testImsize();
-    Path dir = InferenceBench.exported(s, c, new InferenceBench.Mode(Precision.FLOAT32, InferenceBench.Weights.FROZEN_AT_LOAD));
+    Path dir = InferenceBench.exported(s, c, new InferenceBench.Mode(Precision.FLOAT32,
+        InferenceBench.Weights.VARIABLES));
     ServeRequests.Image img = ServeRequests.Image.synthetic(res, res);
     byte[][] bodies = {ServeRequests.floatBody(img.normalized(), res, res),
         ServeRequests.uint8Body(img.rgb(), res, res), ServeRequests.jpegBody(img.jpeg())};

@@ -52,12 +52,12 @@ public final class ServedModel implements AutoCloseable {
    */
   public static ServedModel load(String name, Path dir, Policy policy, ConfigProto config,
       ImageDecoder.Limits limits) throws IOException {
-    return load(name, dir, policy, new NFNetModel.Options(config, limits, true));
+    return load(name, dir, policy, new NFNetModel.Options(config, limits, false));
   }
 
   /**
    * Loads a model base directory (numbered versions) or a single SavedModel directory, each
-   * version with {@code options} (a variables export is frozen at load unless turned off).
+   * version with {@code options} (a variables export is frozen at load when the options ask for it).
    *
    * @throws IOException naming the directory when there is nothing to serve or a version fails
    */

@@ -163,14 +163,14 @@ class NFNetServerTest {
   }
 
   @Test
-  void servedVersionsAreFrozenAtLoadUnlessTurnedOff() throws Exception {
-    assertTrue(v1.frozenAtLoad() && v2.frozenAtLoad(), v1.weights() + ", " + v2.weights());
+  void servedVersionsAreFrozenAtLoadWhenAsked() throws Exception {
+    assertFalse(v1.frozenAtLoad() || v2.frozenAtLoad(), v1.weights() + ", " + v2.weights());
     try (ServedModel m = ServedModel.load("t0", tmp.resolve("t0"), ServedModel.Policy.LATEST,
-        NFNetModel.Options.defaults().withFreeze(false))) {
-      NFNetModel vars = m.versions().get(2L);
-      assertFalse(vars.frozenAtLoad(), vars.weights());
-      float[] a = vars.predictImages(List.of(img)).logits()[0];
-      float[] b = v2.predictImages(List.of(img)).logits()[0];
+        NFNetModel.Options.defaults().withFreeze(true))) {
+      NFNetModel frozen = m.versions().get(2L);
+      assertTrue(frozen.frozenAtLoad(), frozen.weights());
+      float[] a = v2.predictImages(List.of(img)).logits()[0];
+      float[] b = frozen.predictImages(List.of(img)).logits()[0];
       float scale = 0;
       for (int i = 0; i < a.length; i++) {
         scale = Math.max(scale, Math.abs(a[i]));
