@@ -31,6 +31,12 @@ final class LogitsCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, description = "Output: raw float32 little-endian [N, classes].")
   Path out;
 
+  @Option(names = "--freeze",
+      description = "Turn a variables export's weights into graph constants at load, so oneDNN"
+          + " caches its reordered filters: F0 batch-1 calls ~9%% faster in float32, ~18%% in bf16,"
+          + " for ~7x the resident memory (F0: ~4.8 GB instead of ~0.7 GB) and a slower first call.")
+  boolean freeze;
+
   @Override
   public Integer call() throws IOException {
     int[] s = parseShape(shape);
@@ -42,7 +48,7 @@ final class LogitsCommand implements Callable<Integer> {
     }
     ByteBuffer in = ByteBuffer.wrap(Files.readAllBytes(input)).order(ByteOrder.LITTLE_ENDIAN);
     float[][] logits;
-    try (NFNetModel m = NFNetModel.load(model)) {
+    try (NFNetModel m = NFNetModel.load(model, NFNetModel.Options.defaults().withFreeze(freeze))) {
       logits = m.logitsFromNormalized(in.asFloatBuffer(), s[0], s[1], s[2]);
     }
     ByteBuffer o = ByteBuffer.allocate(4 * logits.length * logits[0].length).order(ByteOrder.LITTLE_ENDIAN);

@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.nfnet.savedmodel.ImageDecoder;
+import org.nfnet.savedmodel.NFNetModel;
 import org.nfnet.savedmodel.serving.HttpLimits;
 import org.nfnet.savedmodel.serving.NFNetServer;
 import org.nfnet.savedmodel.serving.ServedModel;
@@ -59,6 +60,12 @@ final class ServeCommand implements Callable<Integer> {
       description = "Seconds allowed from a request's first byte to its last (default ${DEFAULT-VALUE}).")
   long requestTimeout;
 
+  @Option(names = "--freeze",
+      description = "Turn a variables export's weights into graph constants at load, so oneDNN"
+          + " caches its reordered filters: F0 batch-1 calls ~9%% faster in float32, ~18%% in bf16,"
+          + " for ~7x the resident memory (F0: ~4.8 GB instead of ~0.7 GB) and a slower first call.")
+  boolean freeze;
+
   @Override
   public Integer call() throws Exception {
     ServedModel.Policy policy = switch (versions) {
@@ -75,8 +82,8 @@ final class ServeCommand implements Callable<Integer> {
         .withConnections(Math.max(HttpLimits.defaults().maxConnections(), 2 * maxInFlight), maxInFlight)
         .withTimeouts(Duration.ofSeconds(headerTimeout), Duration.ofSeconds(readTimeout),
             Duration.ofSeconds(requestTimeout));
-    ServedModel served = ServedModel.load(name, model, policy, null,
-        ImageDecoder.Limits.defaults().withMaxImageBytes(maxImageMb << 20));
+    ServedModel served = ServedModel.load(name, model, policy, new NFNetModel.Options(null,
+        ImageDecoder.Limits.defaults().withMaxImageBytes(maxImageMb << 20), freeze));
     NFNetServer server;
     try {
       server = NFNetServer.start(served, NFNetServer.Options.defaults().withHost(host).withPort(port).withHttp(http));
@@ -92,6 +99,7 @@ final class ServeCommand implements Callable<Integer> {
       served.close();
       stopped.countDown();
     }));
+    served.versions().forEach((v, m) -> System.out.printf("version %d weights: %s%n", v, m.weights()));
     System.out.printf("serving %s version%s %s at %s/v1/models/%s:predict  (Ctrl-C stops)%n", model,
         served.versions().size() > 1 ? "s" : "", served.versions().keySet(), server.baseUrl(), name);
     stopped.await();

@@ -11,8 +11,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.nfnet.zoo.NFNetStructure;
+import org.tensorflow.Graph;
 import org.tensorflow.Result;
-import org.tensorflow.SavedModelBundle;
+import org.tensorflow.Session;
 import org.tensorflow.SessionFunction;
 import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.NdArrays;
@@ -61,8 +62,42 @@ public final class NFNetModel implements AutoCloseable {
     }
   }
 
+  /**
+   * How to load an export.
+   *
+   * @param config session config (thread pools, graph optimizer options); null: TF's defaults
+   * @param imageLimits bounds applied to input images
+   * @param freeze turn a variables export's weights into graph constants after loading
+   *     ({@link LoadTimeFreezing}): the frozen export's speed (F0 batch 1: +9% float32, +18%
+   *     bf16) for about 7x the resident memory of variables (F0 float32: 4.8 GB against 0.7 GB,
+   *     BENCHMARKS.md) and a slower first call, so it is off by default. Skipped, with
+   *     {@link #weights()} saying why, when the graph does not allow it.
+   */
+  public record Options(org.tensorflow.proto.ConfigProto config, ImageDecoder.Limits imageLimits,
+      boolean freeze) {
+    public Options {
+      java.util.Objects.requireNonNull(imageLimits, "imageLimits");
+    }
+    /** TF's default session config, default image limits, weights kept as variables. */
+    public static Options defaults() {
+      return new Options(null, ImageDecoder.Limits.defaults(), false);
+    }
+
+    public Options withConfig(org.tensorflow.proto.ConfigProto c) {
+      return new Options(c, imageLimits, freeze);
+    }
+
+    public Options withImageLimits(ImageDecoder.Limits l) {
+      return new Options(config, l, freeze);
+    }
+
+    public Options withFreeze(boolean f) {
+      return new Options(config, imageLimits, f);
+    }
+  }
+
   private final Path dir;
-  private final SavedModelBundle bundle;
+  private final ModelRuntime runtime;
   private final Map<String, Object> card;
   private final int testImsize;
   private final int numClasses;
@@ -71,10 +106,10 @@ public final class NFNetModel implements AutoCloseable {
   private volatile boolean closed;
   private final ImageDecoder decoder;
 
-  private NFNetModel(Path dir, SavedModelBundle bundle, Map<String, Object> card,
+  private NFNetModel(Path dir, ModelRuntime runtime, Map<String, Object> card,
       ImageDecoder.Limits limits) throws IOException {
     this.dir = dir;
-    this.bundle = bundle;
+    this.runtime = runtime;
     this.card = card;
     this.testImsize = ((Number) card.get("test_imsize")).intValue();
     this.numClasses = ((Number) card.get("num_classes")).intValue();
@@ -85,7 +120,7 @@ public final class NFNetModel implements AutoCloseable {
 
   /** Loads an export directory (tag {@code serve}) with TensorFlow's default session config. */
   public static NFNetModel load(Path dir) throws IOException {
-    return load(dir, null);
+    return load(dir, Options.defaults());
   }
 
   /** DeepMind's pretrained NFNet-F0..F6, downloaded and converted on first use ({@link Pretrained}). */
@@ -98,38 +133,31 @@ public final class NFNetModel implements AutoCloseable {
     return load(Pretrained.pull(name, options).model());
   }
 
-  /**
-   * Loads an export directory with a session config (thread pools, graph optimizer options);
-   * null means TensorFlow's defaults.
-   */
+  /** {@link #load(Path, Options)} with a session config (null: TF's defaults). */
   public static NFNetModel load(Path dir, org.tensorflow.proto.ConfigProto config) throws IOException {
     return load(dir, config, ImageDecoder.Limits.defaults());
   }
 
-  /**
-   * Loads an export directory with a session config (null: TensorFlow's defaults) and the bounds
-   * applied to input images. A missing, truncated or corrupt file fails with an IOException
-   * naming the file.
-   */
+  /** {@link #load(Path, Options)} with a session config and image bounds. */
   public static NFNetModel load(Path dir, org.tensorflow.proto.ConfigProto config,
       ImageDecoder.Limits imageLimits) throws IOException {
+    return load(dir, new Options(config, imageLimits, false));
+  }
+
+  /**
+   * Loads an export directory (tag {@code serve}). A missing, truncated or corrupt file fails with
+   * an IOException naming the file. A variables export is frozen at load when
+   * {@code options.freeze()} is true; {@link #weights()} tells what happened.
+   */
+  public static NFNetModel load(Path dir, Options options) throws IOException {
     Path d = dir.toAbsolutePath().normalize();
     SavedModelFiles.checkExists(d);
     Map<String, Object> card = ModelCard.read(d);
-    SavedModelBundle.Loader loader = SavedModelBundle.loader(d.toString()).withTags(NFNetExporter.TAG);
-    if (config != null) {
-      loader.withConfigProto(config);
-    }
-    SavedModelBundle b;
+    ModelRuntime runtime = ModelRuntime.open(d, card, options.config(), options.freeze());
     try {
-      b = loader.load();
-    } catch (org.tensorflow.exceptions.TensorFlowException e) {
-      throw SavedModelFiles.diagnose(d, e);
-    }
-    try {
-      return new NFNetModel(d, b, card, imageLimits);
+      return new NFNetModel(d, runtime, card, options.imageLimits());
     } catch (IOException | RuntimeException e) {
-      b.close();
+      runtime.close();
       throw e;
     }
   }
@@ -171,8 +199,37 @@ public final class NFNetModel implements AutoCloseable {
     return decoder;
   }
 
-  public SavedModelBundle bundle() {
-    return bundle;
+  /**
+   * Where the weights live: {@code "constants (frozen at load)"}, {@code "constants (frozen
+   * export)"} or {@code "variables (not frozen: <reason>)"}.
+   */
+  public String weights() {
+    return runtime.weights();
+  }
+
+  /** Whether the weights were turned into graph constants when this model was loaded. */
+  public boolean frozenAtLoad() {
+    return runtime.frozenAtLoad();
+  }
+
+  /** The graph the model runs (the frozen copy when frozen at load). */
+  public Graph graph() {
+    return runtime.graph();
+  }
+
+  /** The session the model runs; owned by this model. */
+  public Session session() {
+    return runtime.session();
+  }
+
+  /** The function of a signature on {@link #session()}. */
+  public SessionFunction function(String signature) {
+    SessionFunction f = runtime.functions().get(signature);
+    if (f == null) {
+      throw new IllegalArgumentException("model " + dir + " has no signature '" + signature
+          + "'; it has " + runtime.functions().keySet());
+    }
+    return f;
   }
 
   // ---------------------------------------------------------------- top-k
@@ -313,8 +370,7 @@ public final class NFNetModel implements AutoCloseable {
       if (closed) {
         throw new IllegalStateException("model " + dir + " is closed");
       }
-      SessionFunction f = bundle.function(signature);
-      return f.call(args);
+      return function(signature).call(args);
     } finally {
       lock.readLock().unlock();
     }
@@ -330,7 +386,7 @@ public final class NFNetModel implements AutoCloseable {
 
   /** The export's meta graph (tag {@code serve}): signature defs with dtypes, shapes and names. */
   public org.tensorflow.proto.MetaGraphDef metaGraphDef() {
-    return bundle.metaGraphDef();
+    return runtime.metaGraphDef();
   }
 
   private Outputs heads(String signature, String input, Tensor t) {
@@ -371,6 +427,7 @@ public final class NFNetModel implements AutoCloseable {
     m.put("variant", variant());
     m.put("num_classes", numClasses);
     m.put("test_imsize", testImsize);
+    m.put("weights", weights());
     return m;
   }
 
@@ -382,7 +439,7 @@ public final class NFNetModel implements AutoCloseable {
         return;
       }
       closed = true;
-      bundle.close();
+      runtime.close();
       decoder.close();
     } finally {
       lock.writeLock().unlock();

@@ -124,7 +124,7 @@ public class ExportRoundTripTest {
 
   @Test
   void metaGraphHasFourSignaturesWithDynamicShapesAndSaverDef() {
-    MetaGraphDef mg = model.bundle().metaGraphDef();
+    MetaGraphDef mg = model.metaGraphDef();
     assertTrue(mg.getMetaInfoDef().getTagsList().contains("serve"));
     assertTrue(mg.hasSaverDef());
     assertFalse(mg.getSaverDef().getFilenameTensorName().isEmpty());

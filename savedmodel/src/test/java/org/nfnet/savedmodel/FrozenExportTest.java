@@ -41,7 +41,7 @@ class FrozenExportTest {
     byte[] pixels = TestModels.randomPixels(5, 2 * 80 * 61 * 3);
     float[][] a;
     float[][] b;
-    try (NFNetModel m = NFNetModel.load(vars);
+    try (NFNetModel m = NFNetModel.load(vars, NFNetModel.Options.defaults().withFreeze(false));
         TUint8 t = TUint8.tensorOf(Shape.of(2, 80, 61, 3), DataBuffers.of(pixels, true, false))) {
       a = m.predictUint8(t).logits();
     }
@@ -49,7 +49,7 @@ class FrozenExportTest {
         TUint8 t = TUint8.tensorOf(Shape.of(2, 80, 61, 3), DataBuffers.of(pixels, true, false))) {
       int variables = 0;
       int constants = 0;
-      for (Iterator<GraphOperation> it = m.bundle().graph().operations(); it.hasNext(); ) {
+      for (Iterator<GraphOperation> it = m.graph().operations(); it.hasNext(); ) {
         GraphOperation op = it.next();
         variables += op.type().startsWith("Variable") || op.type().equals("VarHandleOp") ? 1 : 0;
         constants += op.type().equals("Const") && op.name().endsWith("/w_hat") ? 1 : 0;

@@ -10,6 +10,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -36,15 +38,22 @@ class ConvertCliParityTest {
       assertTrue(Files.isRegularFile(model.resolve("saved_model.pb")));
       int n = c.get("batch").asInt();
       int res = c.get("res").asInt();
-      Path out = tmp.resolve(weights + ".logits.f32");
-      assertEquals(0, Main.run("logits", "--model", model.toString(), "--input",
-          SharedFixtures.t0().resolve(c.get("input").asText()).toString(), "--shape",
-          n + "," + res + "," + res + ",3", "--out", out.toString()));
-      ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(out)).order(ByteOrder.LITTLE_ENDIAN);
-      float[] logits = new float[n * 10];
-      b.asFloatBuffer().get(logits);
-      double err = SharedFixtures.relativeMaxError(c.get("logits"), logits, 10);
-      assertTrue(err <= T0ParityTest.TOLERANCE, weights + " @" + res + ": off by " + err);
+      // Variables (the default) and frozen at load (--freeze).
+      for (String freeze : new String[] {"", "--freeze"}) {
+        Path out = tmp.resolve(weights + freeze + ".logits.f32");
+        List<String> args = new ArrayList<>(List.of("logits", "--model", model.toString(), "--input",
+            SharedFixtures.t0().resolve(c.get("input").asText()).toString(), "--shape",
+            n + "," + res + "," + res + ",3", "--out", out.toString()));
+        if (!freeze.isEmpty()) {
+          args.add(freeze);
+        }
+        assertEquals(0, Main.run(args.toArray(String[]::new)), String.join(" ", args));
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(out)).order(ByteOrder.LITTLE_ENDIAN);
+        float[] logits = new float[n * 10];
+        b.asFloatBuffer().get(logits);
+        double err = SharedFixtures.relativeMaxError(c.get("logits"), logits, 10);
+        assertTrue(err <= T0ParityTest.TOLERANCE, weights + " @" + res + " " + freeze + ": off by " + err);
+      }
     }
   }
 

@@ -28,8 +28,9 @@ final class InferProfile {
     ObjectNode r = BenchSections.JSON.createObjectNode();
     StringBuilder summary = new StringBuilder();
     int calls = Math.max(1, s.repeats());
-    InferenceBench.Mode[] modes = {new InferenceBench.Mode(Precision.FLOAT32, false),
-        new InferenceBench.Mode(Precision.BFLOAT16, true)};
+    InferenceBench.Mode[] modes = {
+        new InferenceBench.Mode(Precision.FLOAT32, InferenceBench.Weights.VARIABLES),
+        new InferenceBench.Mode(Precision.BFLOAT16, InferenceBench.Weights.FROZEN_EXPORT)};
     for (int batch : BATCHES) {
       profileBatch(s, c, res, batch, modes, calls, r, summary);
     }
@@ -41,12 +42,11 @@ final class InferProfile {
       InferenceBench.Mode[] modes, int calls, ObjectNode r, StringBuilder summary) throws Exception {
     try (TFloat32 input = InferenceBench.input(batch, res)) {
       for (InferenceBench.Mode mode : modes) {
-        try (NFNetModel m = NFNetModel.load(InferenceBench.exported(s, c, mode),
-            SessionConfigs.threads(s.threads()))) {
-          Signature sig = m.bundle().function(NFNetExporter.LOGITS_FROM_NORMALIZED).signature();
+        try (NFNetModel m = mode.load(s, c)) {
+          Signature sig = m.function(NFNetExporter.LOGITS_FROM_NORMALIZED).signature();
           String in = sig.getInputs().get("normalized").name;
           String out = sig.getOutputs().get("logits").name;
-          Session session = m.bundle().session();
+          Session session = m.session();
           for (int i = 0; i < s.warmup(); i++) {
             try (Result x = session.runner().feed(in, input).fetch(out).run()) {
               // warm-up

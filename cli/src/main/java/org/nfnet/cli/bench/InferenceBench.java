@@ -20,21 +20,48 @@ import org.tensorflow.types.TFloat32;
 /**
  * Inference images/s through exported SavedModels ({@code logits_from_normalized}, folded WS
  * kernels) at the variant's test size, batch 1 and 8, float32 and bf16 convolutions, weights as
- * variables (the default export) and as graph constants ({@code --frozen}); plus how far bf16
- * logits are from float32 ones on the same batch.
+ * the default export's variables (what {@code NFNetModel.load} runs by default), the same export
+ * frozen into constants at load ({@code --freeze}) and a frozen export ({@code --frozen}); plus
+ * how far bf16 logits are from float32 ones on the same batch.
  */
 final class InferenceBench {
   static final int[] BATCHES = {1, 8};
 
-  /** One exported model flavour. */
-  record Mode(Precision precision, boolean frozen) {
+  /** Where the weights of a timed model live. */
+  enum Weights { VARIABLES, FROZEN_AT_LOAD, FROZEN_EXPORT }
+
+  /** One exported model flavour and how it is loaded. */
+  record Mode(Precision precision, Weights weights) {
+    /** {@code fp32} (the default load), {@code fp32_frozen_at_load}, {@code fp32_frozen}. */
     String key() {
-      return InferenceBench.key(precision) + (frozen ? "_frozen" : "");
+      return InferenceBench.key(precision) + switch (weights) {
+        case VARIABLES -> "";
+        case FROZEN_AT_LOAD -> "_frozen_at_load";
+        case FROZEN_EXPORT -> "_frozen";
+      };
+    }
+
+    boolean frozenExport() {
+      return weights == Weights.FROZEN_EXPORT;
+    }
+
+    /** Loads this flavour's export (made on first use) with the bench's thread settings. */
+    NFNetModel load(BenchSections.Settings s, NFNetConfig c) throws Exception {
+      return NFNetModel.load(exported(s, c, this), NFNetModel.Options.defaults()
+          .withConfig(SessionConfigs.threads(s.threads())).withFreeze(weights == Weights.FROZEN_AT_LOAD));
     }
   }
 
-  static final Mode[] MODES = {new Mode(Precision.FLOAT32, false), new Mode(Precision.BFLOAT16, false),
-      new Mode(Precision.FLOAT32, true), new Mode(Precision.BFLOAT16, true)};
+  /** The default load and the frozen export, per precision (the forms compared with PyTorch). */
+  static final Mode[] DEFAULT_AND_FROZEN = {new Mode(Precision.FLOAT32, Weights.VARIABLES),
+      new Mode(Precision.BFLOAT16, Weights.VARIABLES),
+      new Mode(Precision.FLOAT32, Weights.FROZEN_EXPORT),
+      new Mode(Precision.BFLOAT16, Weights.FROZEN_EXPORT)};
+
+  static final Mode[] MODES = {DEFAULT_AND_FROZEN[0], DEFAULT_AND_FROZEN[1],
+      new Mode(Precision.FLOAT32, Weights.FROZEN_AT_LOAD),
+      new Mode(Precision.BFLOAT16, Weights.FROZEN_AT_LOAD),
+      DEFAULT_AND_FROZEN[2], DEFAULT_AND_FROZEN[3]};
 
   private InferenceBench() {}
 
@@ -54,12 +81,12 @@ final class InferenceBench {
     try {
       List<SessionFunction> fns = new ArrayList<>();
       for (Mode mode : MODES) {
-        Path dir = exported(s, c, mode);
+        exported(s, c, mode);
         long t0 = System.nanoTime();
-        NFNetModel m = NFNetModel.load(dir, SessionConfigs.threads(s.threads()));
+        NFNetModel m = mode.load(s, c);
         models.add(m);
         r.put(mode.key() + "_load_seconds", (System.nanoTime() - t0) / 1e9);
-        fns.add(m.bundle().function(NFNetExporter.LOGITS_FROM_NORMALIZED));
+        fns.add(m.function(NFNetExporter.LOGITS_FROM_NORMALIZED));
       }
       for (int n : BATCHES) {
         inputs.add(input(n, res));
@@ -70,7 +97,7 @@ final class InferenceBench {
           for (int bi = 0; bi < BATCHES.length; bi++) {
             long a = System.nanoTime();
             try (Result out = fns.get(mi).call(Map.of("normalized", inputs.get(bi)))) {
-              if (BATCHES[bi] == 8 && i == 0 && !MODES[mi].frozen()) {
+              if (BATCHES[bi] == 8 && i == 0 && MODES[mi].weights() == Weights.VARIABLES) {
                 float[][] l = matrix((TFloat32) out.get("logits").orElseThrow());
                 if (MODES[mi].precision() == Precision.FLOAT32) {
                   logits32 = l;
@@ -124,11 +151,12 @@ final class InferenceBench {
       r.put("bf16_over_fp32_b" + n, ratio);
       summary.append(String.format(Locale.ROOT, "bf16 / fp32 at batch %d: %.2fx%n", n, ratio));
       for (Precision p : Precision.values()) {
-        double fr = r.get(key(p) + "_frozen_b" + n + "_images_per_s").asDouble()
-            / r.get(key(p) + "_b" + n + "_images_per_s").asDouble();
-        r.put(key(p) + "_frozen_over_variables_b" + n, fr);
-        summary.append(String.format(Locale.ROOT, "%s frozen / variables at batch %d: %.2fx%n",
-            key(p), n, fr));
+        ratio(r, summary, key(p), n, "_frozen_at_load_over_variables", "_frozen_at_load", "",
+            "frozen at load / variables");
+        ratio(r, summary, key(p), n, "_frozen_export_over_frozen_at_load", "_frozen",
+            "_frozen_at_load", "frozen export / frozen at load");
+        ratio(r, summary, key(p), n, "_frozen_over_variables", "_frozen", "",
+            "frozen export / variables");
       }
     }
     summary.append(String.format(Locale.ROOT,
@@ -136,6 +164,14 @@ final class InferenceBench {
         c.name(), maxAbs, maxAbs / maxLogit, agree + "/" + logits32.length));
     r.put("summary", summary.toString());
     return r;
+  }
+
+  private static void ratio(ObjectNode r, StringBuilder summary, String precision, int n,
+      String name, String over, String under, String label) {
+    double v = r.get(precision + over + "_b" + n + "_images_per_s").asDouble()
+        / r.get(precision + under + "_b" + n + "_images_per_s").asDouble();
+    r.put(precision + name + "_b" + n, v);
+    summary.append(String.format(Locale.ROOT, "%s %s at batch %d: %.2fx%n", precision, label, n, v));
   }
 
   static String key(Precision p) {
@@ -149,12 +185,12 @@ final class InferenceBench {
    */
   static Path exported(BenchSections.Settings s, NFNetConfig c, Mode mode) throws Exception {
     Path dir = s.workDir().resolve(c.name().replace("+", "plus") + "-" + key(mode.precision())
-        + "-folded" + (mode.frozen() ? "-frozen" : ""));
+        + "-folded" + (mode.frozenExport() ? "-frozen" : ""));
     Path pb = dir.resolve("saved_model.pb");
     if (!Files.isRegularFile(pb) || olderThanCode(pb)) {
       System.out.printf("exporting random-weight %s (%s) to %s%n", c.name(), mode.key(), dir);
       new NFNetExporter(c).parameters(RandomWeights.values(42)).precision(mode.precision())
-          .fold(true).frozen(mode.frozen()).force(true).export(dir);
+          .fold(true).frozen(mode.frozenExport()).force(true).export(dir);
     }
     return dir;
   }

@@ -36,7 +36,7 @@ final class ModelComparison {
       for (Path d : dirs) {
         NFNetModel m = NFNetModel.load(d, SessionConfigs.threads(s.threads()));
         models.add(m);
-        fns.add(m.bundle().function(NFNetExporter.LOGITS_FROM_NORMALIZED));
+        fns.add(m.function(NFNetExporter.LOGITS_FROM_NORMALIZED));
       }
       for (int n : InferenceBench.BATCHES) {
         inputs.add(InferenceBench.input(n, res));

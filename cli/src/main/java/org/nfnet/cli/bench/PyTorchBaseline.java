@@ -110,15 +110,14 @@ final class PyTorchBaseline {
       OnnxRuntimeBaseline ort, ObjectNode r, StringBuilder summary) throws Exception {
     int res = c.testImsize();
     double gflop = BenchSections.gflopPerImage(c, res);
-    InferenceBench.Mode[] modes = InferenceBench.MODES;
+    InferenceBench.Mode[] modes = InferenceBench.DEFAULT_AND_FROZEN;
     List<NFNetModel> models = new ArrayList<>();
     try {
       List<SessionFunction> fns = new ArrayList<>();
       for (InferenceBench.Mode mode : modes) {
-        NFNetModel m = NFNetModel.load(InferenceBench.exported(s, c, mode),
-            SessionConfigs.threads(s.threads()));
+        NFNetModel m = mode.load(s, c);
         models.add(m);
-        fns.add(m.bundle().function(NFNetExporter.LOGITS_FROM_NORMALIZED));
+        fns.add(m.function(NFNetExporter.LOGITS_FROM_NORMALIZED));
       }
       int[] batches = s.batches() == null ? InferenceBench.BATCHES
           : s.batches().stream().mapToInt(Integer::intValue).toArray();

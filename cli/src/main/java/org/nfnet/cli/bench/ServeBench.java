@@ -51,7 +51,8 @@ final class ServeBench {
   static ObjectNode run(BenchSections.Settings s) throws Exception {
     NFNetConfig c = s.config();
     int res = c.testImsize();
-    Path dir = InferenceBench.exported(s, c, new InferenceBench.Mode(Precision.FLOAT32, false));
+    Path dir = InferenceBench.exported(s, c, new InferenceBench.Mode(Precision.FLOAT32,
+        InferenceBench.Weights.VARIABLES));
     ServeRequests.Image img = ServeRequests.Image.synthetic(res, res);
     byte[][] bodies = {ServeRequests.floatBody(img.normalized(), res, res),
         ServeRequests.uint8Body(img.rgb(), res, res), ServeRequests.jpegBody(img.jpeg())};

@@ -52,6 +52,17 @@ public final class ServedModel implements AutoCloseable {
    */
   public static ServedModel load(String name, Path dir, Policy policy, ConfigProto config,
       ImageDecoder.Limits limits) throws IOException {
+    return load(name, dir, policy, new NFNetModel.Options(config, limits, false));
+  }
+
+  /**
+   * Loads a model base directory (numbered versions) or a single SavedModel directory, each
+   * version with {@code options} (a variables export is frozen at load when the options ask for it).
+   *
+   * @throws IOException naming the directory when there is nothing to serve or a version fails
+   */
+  public static ServedModel load(String name, Path dir, Policy policy, NFNetModel.Options options)
+      throws IOException {
     Path d = dir.toAbsolutePath().normalize();
     if (!Files.isDirectory(d)) {
       throw new IOException("model directory " + d + " does not exist or is not a directory");
@@ -82,7 +93,7 @@ public final class ServedModel implements AutoCloseable {
     try {
       for (long v : load) {
         try {
-          loaded.put(v, NFNetModel.load(found.get(v), config, limits));
+          loaded.put(v, NFNetModel.load(found.get(v), options));
         } catch (IOException | RuntimeException e) {
           failed.put(v, String.valueOf(e.getMessage()));
           if (first == null) {

@@ -163,6 +163,24 @@ class NFNetServerTest {
   }
 
   @Test
+  void servedVersionsAreFrozenAtLoadWhenAsked() throws Exception {
+    assertFalse(v1.frozenAtLoad() || v2.frozenAtLoad(), v1.weights() + ", " + v2.weights());
+    try (ServedModel m = ServedModel.load("t0", tmp.resolve("t0"), ServedModel.Policy.LATEST,
+        NFNetModel.Options.defaults().withFreeze(true))) {
+      NFNetModel frozen = m.versions().get(2L);
+      assertTrue(frozen.frozenAtLoad(), frozen.weights());
+      float[] a = v2.predictImages(List.of(img)).logits()[0];
+      float[] b = frozen.predictImages(List.of(img)).logits()[0];
+      float scale = 0;
+      for (int i = 0; i < a.length; i++) {
+        scale = Math.max(scale, Math.abs(a[i]));
+        assertEquals(a[i], b[i], 1e-5f * Math.max(1, Math.abs(a[i])), "logit " + i);
+      }
+      assertTrue(scale > 0.1f, "logits should be non-trivial, max " + scale);
+    }
+  }
+
+  @Test
   void aVersionThatFailsToLoadIsReportedAsEnd() throws Exception {
     Path base = tmp.resolve("mixed");
     Files.createDirectories(base.resolve("3"));
