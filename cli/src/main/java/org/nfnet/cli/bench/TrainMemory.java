@@ -4,16 +4,23 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.Locale;
+import java.util.Map;
 import org.nfnet.training.ExponentialMovingAverage;
 import org.nfnet.training.TrainState;
 import org.nfnet.training.TrainStep;
 import org.nfnet.zoo.NFNetConfig;
 import org.tensorflow.Graph;
+import org.tensorflow.Result;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Session;
+import org.tensorflow.proto.AllocatorMemoryUsed;
 import org.tensorflow.proto.DataType;
+import org.tensorflow.proto.DeviceStepStats;
+import org.tensorflow.proto.NodeExecStats;
+import org.tensorflow.proto.RunMetadata;
 
 /**
  * Section {@code train-memory} (not in the default set): where the memory of one F0 training
@@ -25,7 +32,8 @@ import org.tensorflow.proto.DataType;
  * {@code /proc/self/clear_refs} (Linux 4.0+), so that a step's own peak is seen even after earlier
  * peaks. Variables are also counted exactly from the graph's variable ops (shape x dtype),
  * split by scope into weights, optimizer slots (momentum) and EMA (checked against 4 bytes x
- * 71.5M parameters for F0).
+ * 71.5M parameters for F0). Last, TF's own count of live bytes from one traced step's stats
+ * ({@code RunOptions.FULL_TRACE}), so that the resident set can be set against what TF uses.
  */
 final class TrainMemory {
   private TrainMemory() {}
@@ -46,6 +54,7 @@ final class TrainMemory {
     double runtime = mb(Memory.rssBytes());
     line(r, sum, "runtime", "JVM + TensorFlow runtime, before the graph", runtime);
     long t0 = System.nanoTime();
+    double processPeak;
     try (TrainStep step = TrainingBench.newStep(c, res, bf16)) {
       double graph = mb(Memory.rssBytes());
       line(r, sum, "graph", "graph built (forward, gradients, AGC, optimizer, EMA)",
@@ -98,13 +107,40 @@ final class TrainMemory {
           vars[0]);
       line(r, sum, "forward_transient", "steady forward-only run: peak over the RSS before it",
           fwdPeak);
+      // Before the traced step, whose trace bookkeeping is not part of training.
+      processPeak = mb(Memory.lifetimePeakBytes());
+      try (Result out = step.session().runner().addTarget(step.trainOp())
+          .setOptions(KernelTally.TRACE).runAndFetchMetadata()) {
+        double inUse = mb(allocatorPeak(out.getMetadata().orElseThrow()));
+        line(r, sum, "allocator_peak", "TF's own accounting: highest bytes in use in its "
+            + "allocators during a traced step (variables included)", inUse);
+        line(r, sum, "allocator_working_set", "  over the variables (the step's working set: "
+            + "activations, gradients, temporaries)", inUse - vars[0] - vars[1] - vars[2] - vars[3]);
+      }
       r.put("after_forward_rss_mb", afterForward);
       r.put("seconds", (System.nanoTime() - t0) / 1e9);
     }
-    double peak = mb(Memory.lifetimePeakBytes());
-    line(r, sum, "process_peak", "process peak RSS (whole life)", peak);
+    line(r, sum, "process_peak", "process peak RSS (whole life, before the traced step)",
+        processPeak);
     r.put("summary", sum.toString().stripTrailing());
     return r;
+  }
+
+  /**
+   * The highest {@code allocator_bytes_in_use} any kernel of a traced run recorded, summed over
+   * allocators (each at its own highest): TF's own count of live bytes, which the resident set
+   * exceeds by what its pools and malloc keep without using.
+   */
+  private static long allocatorPeak(RunMetadata md) {
+    Map<String, Long> peak = new HashMap<>();
+    for (DeviceStepStats d : md.getStepStats().getDevStatsList()) {
+      for (NodeExecStats n : d.getNodeStatsList()) {
+        for (AllocatorMemoryUsed m : n.getMemoryList()) {
+          peak.merge(m.getAllocatorName(), m.getAllocatorBytesInUse(), Math::max);
+        }
+      }
+    }
+    return peak.values().stream().mapToLong(Long::longValue).sum();
   }
 
   /** Bytes of the graph's variables as MB: {weights, momentum slots, EMA, other}. */
