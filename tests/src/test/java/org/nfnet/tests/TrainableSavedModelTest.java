@@ -1,6 +1,7 @@
 package org.nfnet.tests;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
@@ -10,6 +11,7 @@ import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.nfnet.savedmodel.LoadTimeFreezing;
 import org.nfnet.savedmodel.ResourceSavedModel;
 import org.nfnet.training.ExponentialMovingAverage;
 import org.nfnet.training.LearningRateSchedule;
@@ -82,6 +84,10 @@ class TrainableSavedModelTest {
       try (Result res = b.session().runner().fetch("global_step_snapshot").run()) {
         assertEquals(5L, ((TInt64) res.get(0)).getLong());
       }
+      // A step that updates its variables cannot be frozen into constants: refused, with the reason.
+      LoadTimeFreezing.Outcome f = LoadTimeFreezing.freeze(b, null);
+      assertFalse(f.frozen(), "a training step must keep its variables");
+      assertTrue(f.reason() != null && f.reason().contains("feeds"), f.reason());
     }
     assertEquals(continued, loaded);
     // It trains: one batch over and over, the loss falls.
