@@ -98,20 +98,11 @@ record FreezePlan(Map<String, NodeDef> nodes, Set<String> kept, Map<String, Stri
   private static String checkVariables(Map<String, String> reads, Map<String, NodeDef> nodes) {
     long bytes = 0;
     for (String v : new LinkedHashSet<>(reads.values())) {
-      NodeDef n = nodes.get(v);
-      int size = elementSize(n.getAttrOrThrow("dtype").getType());
-      TensorShapeProto shape = n.getAttrOrThrow("shape").getShape();
-      if (size == 0 || shape.getUnknownRank()) {
-        return "variable " + v + " is not a fixed-size numeric tensor";
+      long b = bytes(nodes.get(v));
+      if (b < 0) {
+        return "variable " + v + " is not a numeric tensor of known shape";
       }
-      long count = 1;
-      for (TensorShapeProto.Dim d : shape.getDimList()) {
-        if (d.getSize() < 0) {
-          return "variable " + v + " has an unknown shape";
-        }
-        count *= d.getSize();
-      }
-      bytes += count * size;
+      bytes += b;
     }
     if (bytes > FrozenWeights.MAX_BYTES) {
       return String.format(java.util.Locale.ROOT, "weights (%.2f GB) exceed the %.2f GB a GraphDef"
@@ -120,7 +111,24 @@ record FreezePlan(Map<String, NodeDef> nodes, Set<String> kept, Map<String, Stri
     return null;
   }
 
-  static int elementSize(DataType t) {
+  /** Bytes of a variable node's value, or -1 when its dtype is not numeric or its shape unknown. */
+  static long bytes(NodeDef variable) {
+    int size = elementSize(variable.getAttrOrThrow("dtype").getType());
+    TensorShapeProto shape = variable.getAttrOrThrow("shape").getShape();
+    if (size == 0 || shape.getUnknownRank()) {
+      return -1;
+    }
+    long count = 1;
+    for (TensorShapeProto.Dim d : shape.getDimList()) {
+      if (d.getSize() < 0) {
+        return -1;
+      }
+      count *= d.getSize();
+    }
+    return count * size;
+  }
+
+  private static int elementSize(DataType t) {
     return switch (t) {
       case DT_FLOAT, DT_INT32, DT_UINT32 -> 4;
       case DT_DOUBLE, DT_INT64, DT_UINT64 -> 8;
@@ -136,4 +144,5 @@ record FreezePlan(Map<String, NodeDef> nodes, Set<String> kept, Map<String, Stri
     int colon = s.lastIndexOf(':');
     return colon > 0 && s.substring(colon + 1).chars().allMatch(Character::isDigit)
         ? s.substring(0, colon) : s;
-  }}
+  }
+}

@@ -118,10 +118,7 @@ public final class LoadTimeFreezing {
     long chunkBytes = 0;
     for (Map.Entry<String, String> e : readOfVariable.entrySet()) {
       chunk.add(e.getKey());
-      NodeDef v = nodes.get(e.getKey());
-      chunkBytes += FreezePlan.elementSize(v.getAttrOrThrow("dtype").getType())
-          * v.getAttrOrThrow("shape").getShape().getDimList().stream()
-              .mapToLong(TensorShapeProto.Dim::getSize).reduce(1, (a, b) -> a * b);
+      chunkBytes += FreezePlan.bytes(nodes.get(e.getKey()));
       if (chunkBytes >= CHUNK_BYTES) {
         fetch(session, chunk, readOfVariable, values);
         chunk.clear();

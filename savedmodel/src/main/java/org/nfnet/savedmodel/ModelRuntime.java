@@ -20,7 +20,7 @@ import org.tensorflow.proto.MetaGraphDef;
 final class ModelRuntime implements AutoCloseable {
   private final SavedModelBundle bundle;
   private final MetaGraphDef metaGraph;
-  private final LoadTimeFreezing.Outcome frozen;
+  private final LoadTimeFreezing.Outcome frozen; // null unless frozen at load
   private final Map<String, SessionFunction> functions;
   private final String weights;
 
@@ -30,7 +30,7 @@ final class ModelRuntime implements AutoCloseable {
     this.frozen = frozen;
     this.weights = weights;
     Map<String, SessionFunction> fns = new LinkedHashMap<>();
-    if (frozen != null && frozen.frozen()) {
+    if (frozen != null) {
       fns.putAll(frozen.functions());
     } else {
       bundle.functions().forEach(f -> fns.put(f.signature().key(), f));
@@ -71,7 +71,7 @@ final class ModelRuntime implements AutoCloseable {
       throw e;
     }
     if (!f.frozen()) {
-      return new ModelRuntime(b, f, "variables (not frozen: " + f.reason() + ")");
+      return new ModelRuntime(b, null, "variables (not frozen: " + f.reason() + ")");
     }
     ModelRuntime r = new ModelRuntime(b, f, "constants (frozen at load)");
     b.close(); // frees the variables: the frozen graph holds the weights now
@@ -79,7 +79,7 @@ final class ModelRuntime implements AutoCloseable {
   }
 
   boolean frozenAtLoad() {
-    return frozen != null && frozen.frozen();
+    return frozen != null;
   }
 
   String weights() {

@@ -201,7 +201,8 @@ public final class NFNetModel implements AutoCloseable {
 
   /**
    * Where the weights live: {@code "constants (frozen at load)"}, {@code "constants (frozen
-   * export)"} or {@code "variables (not frozen: <reason>)"}.
+   * export)"}, {@code "variables (freezing at load not requested)"} or
+   * {@code "variables (not frozen: <reason>)"}.
    */
   public String weights() {
     return runtime.weights();
