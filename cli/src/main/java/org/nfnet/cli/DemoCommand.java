@@ -60,7 +60,7 @@ final class DemoCommand implements Callable<Integer> {
     o.println("== 1/3  Train a small NFNet with SGD + Nesterov + Adaptive Gradient Clipping");
     o.flush();
     TrainCommand.Settings s = new TrainCommand.Settings(variant.toString(), data, 64, steps, null,
-        out, false, 0.4, 0.02, 2e-5, 0.2, 0.999, null, "none", true, false, false, null,
+        out, false, 0.4, 0.02, 2e-5, 0.2, 0.999, null, "none", true, false, false, false, null,
         (int) Math.max(1, steps / 5), 0, 500, null, -1, 0L, true, true);
     TrainingRun.Result r = TrainingRun.run(s, o);
     if (r.status() != Trainer.Status.COMPLETED || r.export() == null) {

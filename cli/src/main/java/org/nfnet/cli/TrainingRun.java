@@ -139,7 +139,7 @@ final class TrainingRun {
     int evalBatches = s.evalBatches() > 0 ? s.evalBatches() : Math.min(fullEval, evalEvery);
     cfg = cfg.with(b -> b.steps(steps)
         .step(st -> st.emaDecay(s.emaDecay()).regularize(s.regularize()).bf16(s.bf16())
-            .xla(s.xla()).device(s.device()).seed(s.seed()))
+            .xla(s.xla()).recompute(s.recompute()).device(s.device()).seed(s.seed()))
         .eval(test != null ? evalEvery : 0, evalBatches)
         .checkpointEvery(s.checkpointEvery()).resume(s.resume())
         .cluster(cluster).devices(devices));
@@ -165,7 +165,7 @@ final class TrainingRun {
       o.printf("data     %s%n", data.description());
       o.printf("model    %s, %,d parameters, %d classes, train %dpx / eval %dpx%s%n", model.name(),
           NFNetStructure.parameterCount(model), model.numClasses(), trainRes, evalRes,
-          s.bf16() ? ", bf16 convolutions" : "");
+          (s.bf16() ? ", bf16 convolutions" : "") + (s.recompute() ? ", activations recomputed" : ""));
       o.printf(Locale.ROOT, "recipe   %d steps x batch %d, lr %.3g x %d/256 (warm-up %d steps = %.3g epochs%s, "
               + "cosine to step %d), AGC %s, wd %.1g, label smoothing 0.1, EMA %.4g, augment %s%n", steps,
           s.batch(), s.lr(), s.batch(), base.warmupSteps(), base.warmupSteps() / stepsPerEpoch,

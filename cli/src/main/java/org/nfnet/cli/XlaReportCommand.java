@@ -21,7 +21,8 @@ final class XlaReportCommand implements Callable<Integer> {
 
   @Option(names = "--graph", split = ",", defaultValue = "train,inference",
       description = "train (the step 'nfnet train --xla' runs), train-2cpu (the same step"
-          + " over two local CPU towers), inference (the forward on resource variables);"
+          + " over two local CPU towers), train-recompute (the step with --recompute),"
+          + " inference (the forward on resource variables);"
           + " comma-separated (default: ${DEFAULT-VALUE}).")
   List<String> graphs;
 

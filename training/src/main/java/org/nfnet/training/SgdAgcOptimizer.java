@@ -127,7 +127,11 @@ public final class SgdAgcOptimizer {
       Operand<TFloat32> g = clipped.grads().get(i);
       clippedByKey.put(key, g);
       if (config.decayedGroups().contains(config.groups().groupOf(specs.get(i))) && wd != 0f) {
-        g = s.math.add(g, s.math.mul(values.get(i), s.constant(wd)));
+        // wd * w waits for the gradient: it depends on the parameter only, so TF would
+        // otherwise compute every parameter's term at the start of the step and hold them all
+        // (the size of the weights) through the forward and backward passes.
+        Ops afterGrad = s.withControlDependencies(List.of(g));
+        g = s.math.add(g, afterGrad.math.mul(values.get(i), s.constant(wd)));
       }
       ResourceVariables.Variable<TFloat32> buf = slot(key);
       ResourceVariables.Variable<TFloat32> var = params.get(i).variable();

@@ -30,11 +30,13 @@ import org.nfnet.zoo.graph.Precision;
  * @param logDir TensorBoard directory, or null for no summaries
  * @param summaryImages input images written per logged step
  * @param parallel synchronous data parallelism (cluster tasks and/or local towers), or null
+ * @param recompute keep only each block's input from the forward pass and recompute the block in
+ *     the backward pass ({@link ActivationRecomputation}): less memory, about a third more work
  */
 public record StepConfig(OptimizerConfig optimizer, LearningRateSchedule schedule,
     double labelSmoothing, double emaDecay, boolean regularize, boolean bf16, String device,
     boolean xla, long seed, Predicate<ParameterSpec> frozen, Path logDir, int summaryImages,
-    DataParallel parallel) {
+    DataParallel parallel, boolean recompute) {
 
   public static StepConfig defaults() {
     return new Builder().build();
@@ -60,6 +62,7 @@ public record StepConfig(OptimizerConfig optimizer, LearningRateSchedule schedul
     private Path logDir;
     private int summaryImages = 3;
     private DataParallel parallel;
+    private boolean recompute;
 
     Builder() {}
 
@@ -77,6 +80,7 @@ public record StepConfig(OptimizerConfig optimizer, LearningRateSchedule schedul
       logDir = c.logDir;
       summaryImages = c.summaryImages;
       parallel = c.parallel;
+      recompute = c.recompute;
     }
 
     public Builder optimizer(OptimizerConfig v) {
@@ -144,9 +148,14 @@ public record StepConfig(OptimizerConfig optimizer, LearningRateSchedule schedul
       return this;
     }
 
+    public Builder recompute(boolean v) {
+      recompute = v;
+      return this;
+    }
+
     public StepConfig build() {
       return new StepConfig(optimizer, schedule, labelSmoothing, emaDecay, regularize, bf16, device,
-          xla, seed, frozen, logDir, summaryImages, parallel);
+          xla, seed, frozen, logDir, summaryImages, parallel, recompute);
     }
   }
 }

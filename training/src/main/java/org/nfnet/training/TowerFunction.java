@@ -50,8 +50,8 @@ final class TowerFunction {
 
   /** The forward, loss and top-1 of one tower, built in any graph. */
   interface Body {
-    /** Returns {logits, loss, top1}. */
-    List<Operand<TFloat32>> build(Ops tf, Batch rows, Operand<TInt64> seed, ParameterSource src);
+    /** The forward, loss and top-1, ready to be differentiated. */
+    Towers.Pass build(Ops tf, Batch rows, Operand<TInt64> seed, ParameterSource src);
   }
 
   private TowerFunction() {}
@@ -88,16 +88,12 @@ final class TowerFunction {
             .read(td.withName(spec.name() + "_read")));
         return v;
       };
-      List<Operand<TFloat32>> out = body.build(f, in, s, src);
-      sig.output("loss", out.get(1)).output("top1", out.get(2));
-      Output<?>[] xs = new Output<?>[trainable.size()];
-      for (int i = 0; i < xs.length; i++) {
-        xs[i] = values.get(trainable.get(i).spec().haikuKey()).asOutput();
-      }
-      Output<?>[] dys = fg.addGradients("gradients", new Output<?>[] {out.get(1).asOutput()},
-          xs, null);
-      for (int i = 0; i < dys.length; i++) {
-        sig.output("g" + i, dys[i]);
+      Towers.Pass out = body.build(f, in, s, src);
+      sig.output("loss", out.loss()).output("top1", out.top1());
+      List<Operand<TFloat32>> dys = out.gradients(fg, f,
+          trainable.stream().map(e -> values.get(e.spec().haikuKey())).toList());
+      for (int i = 0; i < dys.size(); i++) {
+        sig.output("g" + i, dys.get(i));
       }
       if (xla) {
         args.replaceAll((k, x) -> Copy.create(td.withName(k + "_copy").scope(), x));
@@ -107,7 +103,7 @@ final class TowerFunction {
         res = fn.call(td.withName(name), args);
       }
       List<Operand<TFloat32>> grads = new ArrayList<>();
-      for (int i = 0; i < dys.length; i++) {
+      for (int i = 0; i < dys.size(); i++) {
         grads.add(cast(res.get("g" + i)));
       }
       return new Outputs(cast(res.get("loss")), cast(res.get("top1")), grads);

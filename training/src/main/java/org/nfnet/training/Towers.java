@@ -92,10 +92,10 @@ record Towers(List<Operand<TFloat32>> loss, List<Operand<TFloat32>> top1,
         grads.add(o.grads());
         continue;
       }
-      List<Operand<TFloat32>> out = forward(td, metrics, model, c, tb, stepSeed, params, suffix);
-      logits0 = out.get(0);
-      losses.add(out.get(1));
-      top1s.add(out.get(2));
+      Pass out = forward(td, metrics, model, c, tb, stepSeed, params, suffix);
+      logits0 = out.logits();
+      losses.add(out.loss());
+      top1s.add(out.top1());
       // Tower 0's forward created the parameters.
       for (ResourceParameters.Entry e : params.entries()) {
         if (!c.frozen().test(e.spec())) {
@@ -106,30 +106,48 @@ record Towers(List<Operand<TFloat32>> loss, List<Operand<TFloat32>> top1,
         throw new IllegalArgumentException("every parameter is frozen: nothing to train");
       }
       // Gradients w.r.t. the reads (ReadVariableOp) of the trainable parameters only.
-      Output<?>[] xs = new Output<?>[trainable.size()];
-      for (int i = 0; i < xs.length; i++) {
-        xs[i] = trainable.get(i).read().asOutput();
-      }
-      Output<?>[] dys = graph.addGradients("gradients",
-          new Output<?>[] {out.get(1).asOutput()}, xs, null);
-      List<Operand<TFloat32>> gs = new ArrayList<>();
-      for (Output<?> dy : dys) {
-        @SuppressWarnings("unchecked")
-        Operand<TFloat32> gd = (Operand<TFloat32>) dy;
-        gs.add(gd);
-      }
+      List<Operand<TFloat32>> gs = out.gradients(graph, td,
+          trainable.stream().map(ResourceParameters.Entry::read).toList());
       grads.add(gs);
     }
     return new Towers(losses, top1s, grads, logits0, trainable, ops);
   }
 
   /**
-   * One tower's training-mode forward, label-smoothed loss and top-1: {logits, loss, top1}.
+   * One tower's training-mode forward, label-smoothed loss and top-1, ready to be differentiated.
+   *
+   * @param recomputation the forward as recorded for activation recomputation, or null
+   */
+  record Pass(Operand<TFloat32> logits, Operand<TFloat32> loss, Operand<TFloat32> top1,
+      ActivationRecomputation recomputation) {
+
+    /**
+     * Gradients of the loss w.r.t. {@code params} (tensors the forward got from its parameter
+     * source), built in {@code graph}: in one piece, or segment by segment with recomputation.
+     */
+    List<Operand<TFloat32>> gradients(Graph graph, Ops tf, List<Operand<TFloat32>> params) {
+      if (recomputation != null) {
+        return recomputation.gradients(graph, tf, loss, params);
+      }
+      Output<?>[] dys = graph.addGradients("gradients", new Output<?>[] {loss.asOutput()},
+          params.stream().map(Operand::asOutput).toArray(Output<?>[]::new), null);
+      List<Operand<TFloat32>> gs = new ArrayList<>();
+      for (Output<?> dy : dys) {
+        @SuppressWarnings("unchecked")
+        Operand<TFloat32> gd = (Operand<TFloat32>) dy;
+        gs.add(gd);
+      }
+      return gs;
+    }
+  }
+
+  /**
+   * One tower's training-mode forward, label-smoothed loss and top-1.
    *
    * @param tm the scope of loss and top-1
    */
-  private static List<Operand<TFloat32>> forward(Ops td, Ops tm, NFNetConfig model,
-      StepConfig c, Batch tb, Operand<TInt64> stepSeed, ParameterSource src, String suffix) {
+  static Pass forward(Ops td, Ops tm, NFNetConfig model, StepConfig c, Batch tb,
+      Operand<TInt64> stepSeed, ParameterSource src, String suffix) {
     // CPU builds standardize kernels with one fused op (and its fused gradient); it has no XLA
     // kernel, so an XLA step standardizes with plain ops.
     ForwardOptions fwd = (c.regularize() ? ForwardOptions.training(stepSeed).withHashMasks(true)
@@ -138,8 +156,11 @@ record Towers(List<Operand<TFloat32>> loss, List<Operand<TFloat32>> top1,
         .differentiated(true);
     // bf16: convolutions (nearly all the MACs) run in bfloat16 on float32 master weights; the
     // casts' gradients hand float32 gradients back to the variables, optimizer and EMA.
-    NFNetOutputs out = new NFNet(model, c.bf16() ? Precision.BFLOAT16 : Precision.FLOAT32)
-        .build(td, tb.images(), src, fwd);
+    NFNet net = new NFNet(model, c.bf16() ? Precision.BFLOAT16 : Precision.FLOAT32);
+    ActivationRecomputation recomputation = c.recompute()
+        ? ActivationRecomputation.forward(td, net, tb.images(), src, fwd) : null;
+    NFNetOutputs out = recomputation != null ? recomputation.outputs()
+        : net.build(td, tb.images(), src, fwd);
     Operand<TFloat32> targets = tb.targets() == null
         ? LabelSmoothingLoss.targets(tm, tb.labels(), model.numClasses(), c.labelSmoothing())
         : LabelSmoothingLoss.smooth(tm, tb.targets(), model.numClasses(), c.labelSmoothing());
@@ -147,7 +168,7 @@ record Towers(List<Operand<TFloat32>> loss, List<Operand<TFloat32>> top1,
         LabelSmoothingLoss.loss(tm, out.logits(), targets));
     Operand<TFloat32> top1 = tm.withName("top1" + suffix).identity(
         tm.math.mean(inTopK(tm, out.logits(), tb.labels(), 1), tm.constant(0)));
-    return List.of(out.logits(), loss, top1);
+    return new Pass(out.logits(), loss, top1, recomputation);
   }
 
   int size() {

@@ -9,7 +9,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.nfnet.converters.HaikuParams;
 import org.nfnet.converters.WeightFileReader;
 import org.nfnet.zoo.NFNetConfig;
@@ -37,14 +38,19 @@ class TrainStepParityTest {
   /** Head elements below this fraction of the head's largest magnitude are compared absolutely. */
   static final double HEAD_FLOOR = 1e-1;
 
-  @Test
-  void reproducesDeepMindTrainStep() throws Exception {
+  /**
+   * @param recompute with activation recomputation the gradients come from segment-by-segment
+   *     backward passes through recomputed blocks: they must still be DeepMind's
+   */
+  @ParameterizedTest(name = "recompute={0}")
+  @ValueSource(booleans = {false, true})
+  void reproducesDeepMindTrainStep(boolean recompute) throws Exception {
     Fixtures.DeepMindStep dm = Fixtures.deepMindStep();
     JsonNode ts = dm.ref();
     NFNetConfig config = dm.config();
     StepConfig o = StepConfig.defaults().with(b -> b.optimizer(dm.optimizer())
         .schedule(LearningRateSchedule.constant(dm.lr()))
-        .labelSmoothing(dm.labelSmoothing()).regularize(false).emaDecay(0));
+        .labelSmoothing(dm.labelSmoothing()).regularize(false).emaDecay(0).recompute(recompute));
 
     Map<String, Double> worst = new HashMap<>();
     long tc = System.nanoTime();

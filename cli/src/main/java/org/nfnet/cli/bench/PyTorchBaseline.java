@@ -172,7 +172,7 @@ final class PyTorchBaseline {
   }
 
   /**
-   * One phase per precision of ours, each alternating with PyTorch in the same precision, so only
+   * One phase per form of ours, each alternating with PyTorch in the same precision, so only
    * one of our training graphs is alive at a time, as in a user's training run (with both alive
    * and alternating, after the inference phase, our steps ran 20-30% slower; the cause was not
    * identified).
@@ -182,12 +182,17 @@ final class PyTorchBaseline {
     int batch = TrainingBench.BATCH;
     int res = c.trainImsize();
     String label = String.format(Locale.ROOT, "training step @%dpx batch %d", res, batch);
-    for (boolean bf16 : new boolean[] {false, true}) {
-      String name = bf16 ? "bf16" : "fp32";
-      Anchor anchor = pytorch(pt, "pytorch_" + name, "PyTorch " + name, "train", TRAIN_FORMS,
-          bf16 ? "_bf16" : "", batch, s.repeats(), s, r, summary);
+    // Ours: float32, float32 with activation recomputation (against PyTorch float32), bf16.
+    for (String name : new String[] {"fp32", "fp32_recompute", "bf16"}) {
+      boolean bf16 = name.equals("bf16");
+      boolean recompute = name.endsWith("_recompute");
+      String precision = bf16 ? "bf16" : "fp32";
+      // PyTorch is timed again beside each of ours (its JSON keys: "_beside_recompute").
+      Anchor anchor = pytorch(pt, "pytorch_" + precision + (recompute ? "_beside_recompute" : ""),
+          "PyTorch " + precision, "train",
+          TRAIN_FORMS, bf16 ? "_bf16" : "", batch, s.repeats(), s, r, summary);
       double[] ours = new double[s.repeats()];
-      try (TrainStep step = TrainingBench.newStep(c, res, bf16)) {
+      try (TrainStep step = TrainingBench.newStep(c, res, bf16, recompute)) {
         step.initialize();
         for (int i = 0; i < s.warmup() + s.repeats(); i++) {
           double t = block(() -> step.run(false));

@@ -65,9 +65,14 @@ final class TrainingBench {
    * step does the same work.
    */
   static TrainStep newStep(NFNetConfig c, int res, boolean bf16) {
+    return newStep(c, res, bf16, false);
+  }
+
+  /** The benchmarked step, with or without activation recomputation. */
+  static TrainStep newStep(NFNetConfig c, int res, boolean bf16, boolean recompute) {
     return TrainStep.create(c, input(c, res), StepConfig.defaults().with(b -> b
         .schedule(new LearningRateSchedule.WarmupCosineDecay(0.0, 0.0, 0.1, 1_000_000, 10))
-        .bf16(bf16)));
+        .bf16(bf16).recompute(recompute)));
   }
 
   static FixedBatchInput input(NFNetConfig c, int res) {

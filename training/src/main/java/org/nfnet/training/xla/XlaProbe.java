@@ -34,6 +34,8 @@ public final class XlaProbe {
     TRAIN("train", "train/step"),
     /** The same step data-parallel over two local CPU towers ({@code DataParallel.local}). */
     TRAIN_2CPU("train-2cpu", "train/step"),
+    /** The step with activation recomputation ({@code nfnet train --xla --recompute}). */
+    TRAIN_RECOMPUTE("train-recompute", "train/step"),
     /** The inference forward on resource variables, images fed. */
     INFERENCE("inference", "logits");
 

@@ -65,7 +65,8 @@ public final class XlaProbeChild {
     float[][] losses = new float[2][steps];
     for (int x = 0; x < 2; x++) {
       boolean xla = x == 0;
-      losses[x] = trainStep(model, input, steps, xla, kind == XlaProbe.Kind.TRAIN_2CPU);
+      losses[x] = trainStep(model, input, steps, xla, kind == XlaProbe.Kind.TRAIN_2CPU,
+          kind == XlaProbe.Kind.TRAIN_RECOMPUTE);
     }
     print("losses_xla", losses[0]);
     print("losses_plain", losses[1]);
@@ -77,10 +78,10 @@ public final class XlaProbeChild {
    * dropout, AGC, Nesterov, EMA, warm-up + cosine schedule).
    */
   private static float[] trainStep(NFNetConfig model, InputSource input, int steps, boolean xla,
-      boolean towers) {
+      boolean towers, boolean recompute) {
     DataParallel dp = towers ? DataParallel.local(2, DeviceSpec.DeviceType.CPU) : null;
     TrainingConfig cfg = TrainingConfig.defaults(model, Math.max(steps, 10), null)
-        .with(b -> b.step(st -> st.xla(xla).parallel(dp)));
+        .with(b -> b.step(st -> st.xla(xla).parallel(dp).recompute(recompute)));
     StepConfig o = cfg.step().with(b -> b.schedule(cfg.schedule(input.size(), input.batchSize())));
     float[] l = new float[steps];
     try (TrainStep s = TrainStep.create(model, input, o)) {

@@ -101,6 +101,26 @@ class DataParallelTrainStepTest {
   }
 
   /**
+   * Towers built as functions ({@code TowerFunction}) take their gradients through recomputed
+   * blocks the same way tower 0 does: with recomputation on, two towers still reproduce one
+   * replica with the whole batch (computed without it).
+   */
+  @Test
+  @Timeout(300)
+  void towersWithActivationRecomputationMatchOneReplica() {
+    DataParallel dp = DataParallel.local(2, DeviceSpec.DeviceType.CPU).withTimeoutSeconds(120);
+    Run towers = run(DpFixtures.options().with(b -> b.parallel(dp).recompute(true)));
+    double rel = DpFixtures.maxRelativeDiff(towers.weights(), single.weights());
+    System.out.printf(Locale.ROOT, "2 towers with recomputation: max relative parameter "
+        + "difference %.3g%n", rel);
+    assertTrue(rel < MAX_REL_DIFF, "max relative parameter difference " + rel);
+    for (int i = 0; i < DpFixtures.STEPS; i++) {
+      assertEquals(single.losses().get(i), towers.losses().get(i),
+          1e-5 * Math.abs(single.losses().get(i)), "all-reduced loss of step " + i);
+    }
+  }
+
+  /**
    * Each tower's forward and backward run on its own device: the nodes the session ran (step
    * stats of a traced run) that belong to tower 1 (its scope {@code tower_1/} or the backward
    * {@code Graph.addGradients} would name {@code gradients_tower_1/}) all ran on CPU:1, and CPU:1

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -30,6 +31,20 @@ class ResourceStepXlaTest {
     assertEquals(1, r.compiledClusters(), "XLA compiled the cluster");
     assertEquals(0, g.refVariableOps());
     assertTrue(g.computeCoverage() >= 98.0, g.summary());
+    assertLossesAgree(r);
+  }
+
+  /**
+   * With activation recomputation ({@code --xla --recompute}) the step is still one compiled
+   * cluster, and its losses are the step's without XLA.
+   */
+  @Test
+  void recomputingStepIsOneClusterWithTheSameLosses(@TempDir Path dump) throws Exception {
+    XlaProbe.Result r = XlaProbe.run(XlaProbe.Kind.TRAIN_RECOMPUTE,
+        new XlaProbe.Options("../variants/t0.json", 32, 4, 5, "synthetic", 0), dump,
+        new java.io.PrintWriter(System.out, true), false);
+    assertEquals(1, r.report().clusterSizes().size(), r.report().summary());
+    assertEquals(1, r.compiledClusters(), "XLA compiled the cluster");
     assertLossesAgree(r);
   }
 

@@ -1,10 +1,8 @@
 package org.nfnet.zoo.graph;
 
 import java.util.List;
-import org.nfnet.zoo.BlockSpec;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
-import org.nfnet.zoo.ParameterNames;
 import org.nfnet.zoo.ParameterSpec;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
@@ -51,33 +49,20 @@ public final class NFNet {
   public Trace buildWithTrace(Ops tf, Operand<TFloat32> images, ParameterSource params,
       ForwardOptions options) {
     checkStaticInput(images);
-    BuildContext ctx = new BuildContext(tf, config, params, options, precision);
-    Ops root = ctx.scope(ParameterNames.ROOT);
+    NFNetSegments net = segments(tf, params, options);
     Operand<TFloat32> out = images;
-    int ch = 3;
-    for (int i = 0; i < NFNetStructure.stemConvCount(); i++) {
-      Operand<TFloat32> in = i == 0 ? out : Activations.unscaled(root, config.activation(), out,
-          options.differentiated());
-      int outCh = NFNetStructure.stemChannels(config, i);
-      out = WSConv2D.apply(ctx, NFNetStructure.stemModule(i), in, 3, ch, outCh,
-          NFNetStructure.stemStride(i));
-      ch = outCh;
+    for (int k = 0; k < net.count(); k++) {
+      out = net.segment(k, out);
     }
-    for (BlockSpec b : NFNetStructure.blocks(config)) {
-      out = NFBlock.apply(ctx, b, out);
-      ch = b.outChannels();
-    }
-    out = Activations.gamma(root, config.activation(), WSConv2D.applyActivated(ctx,
-        NFNetStructure.finalConvModule(), out, 1, ch, config.finalChannels(), 1, config.activation()));
-    Operand<TFloat32> pooled = root.withName("pool").math.mean(out, root.constant(new int[] {1, 2}));
-    Operand<TFloat32> head = pooled;
-    if (options.useDropout() && config.dropRate() > 0) {
-      head = StochasticDepth.dropout(root, pooled, config.dropRate(),
-          StochasticDepth.subSeed(root, options.seed(), 0L), options.hashMasks());
-    }
-    Operand<TFloat32> logits = Linear.apply(ctx, NFNetStructure.classifierModule(), head,
-        config.finalChannels(), config.numClasses(), ParameterInit.CLASSIFIER_NORMAL);
-    return new Trace(new NFNetOutputs(logits, pooled), List.copyOf(ctx.requested));
+    return new Trace(net.head(out), net.requested());
+  }
+
+  /**
+   * The forward graph to be built segment by segment under the root scope of {@code tf} (see
+   * {@link NFNetSegments}): what activation recomputation needs.
+   */
+  public NFNetSegments segments(Ops tf, ParameterSource params, ForwardOptions options) {
+    return new NFNetSegments(new BuildContext(tf, config, params, options, precision));
   }
 
   private void checkStaticInput(Operand<TFloat32> images) {
