@@ -33,7 +33,9 @@ import org.tensorflow.types.TFloat32;
  * segment's input and parameters. The control dependency keeps TF's executor from running the
  * copy before the backward pass reaches it, so at any time only one segment's activations are
  * live besides the saved inputs. The copy draws the same stochastic-depth masks: they are
- * stateless functions of the step's seed.
+ * stateless functions of the step's seed. In the forward, too, a segment's parameters wait for
+ * the segment's input, so that its standardized kernels are computed when it runs, not all at the
+ * start of the step.
  *
  * <p>Cost: each block's forward runs twice (about a third more work per step); memory: see
  * BENCHMARKS.md ("Activation recomputation").

@@ -25,7 +25,8 @@ import org.tensorflow.proto.RunMetadata;
 /**
  * Section {@code train-memory} (not in the default set): where the memory of one F0 training
  * process goes, phase by phase, for the {@link TrainingBench} step (train size, batch 8; float32,
- * or bf16 convolutions when the environment has {@code NFNET_BENCH_BF16=1}).
+ * or bf16 convolutions when the environment has {@code NFNET_BENCH_BF16=1}; with activation
+ * recomputation when it has {@code NFNET_BENCH_RECOMPUTE=1}).
  *
  * <p>Method: resident memory (VmRSS) of this process after each phase, and the peak (VmHWM) of
  * single steps, the peak being reset before each measured run by writing 5 to
