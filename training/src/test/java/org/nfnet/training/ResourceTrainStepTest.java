@@ -18,6 +18,11 @@ import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.graph.ResourceVariables;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Result;
+import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.NodeDef;
+import org.tensorflow.proto.RunMetadata;
+import org.tensorflow.proto.RunOptions;
+import org.tensorflow.proto.TensorShapeProto;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -41,6 +46,50 @@ class ResourceTrainStepTest {
         t0.numClasses()), StepConfig.defaults().with(b -> b
         .schedule(new LearningRateSchedule.WarmupCosineDecay(0, 0, 0.4, 20, 2))
         .emaDecay(0.9).seed(3L)));
+  }
+
+  /**
+   * Initial values are computed when the initializer runs, not folded into the graph TF executes:
+   * the graphs the initializers of a kernel and of its momentum slot run (TF's partition graphs,
+   * after every graph optimization) hold no constant bigger than a shape. Folded, the initial
+   * values became Consts of the initializer's cached executor; the variables started out on those
+   * buffers, and the process held nearly every variable twice (BENCHMARKS.md, "Constant folding").
+   */
+  @Test
+  void initialValuesAreNotFoldedIntoConstants() {
+    try (TrainStep s = t0Step()) {
+      ResourceVariables.Variable<?> kernel = s.variables().all().stream()
+          .filter(v -> v.name().endsWith("/w") && v.name().startsWith("NFNet/"))
+          .max(java.util.Comparator.comparingLong(v -> v.shape().size())).orElseThrow();
+      ResourceVariables.Variable<?> slot = s.variables().get(
+          SgdAgcOptimizer.MOMENTUM_SCOPE + "/" + kernel.name());
+      assertTrue(kernel.shape().size() > 10_000, kernel.name() + " " + kernel.shape());
+      for (ResourceVariables.Variable<?> v : List.of(kernel, slot)) {
+        RunMetadata meta;
+        try (Result r = s.session().runner().addTarget(v.initializer())
+            .setOptions(RunOptions.newBuilder().setOutputPartitionGraphs(true).build())
+            .runAndFetchMetadata()) {
+          meta = r.getMetadata().orElseThrow();
+        }
+        List<String> big = new ArrayList<>();
+        for (GraphDef g : meta.getPartitionGraphsList()) {
+          for (NodeDef n : g.getNodeList()) {
+            if (n.getOp().equals("Const")) {
+              TensorShapeProto shape = n.getAttrMap().get("value").getTensor().getTensorShape();
+              long size = 1;
+              for (TensorShapeProto.Dim d : shape.getDimList()) {
+                size *= d.getSize();
+              }
+              if (size > 16) {
+                big.add(n.getName() + " " + size);
+              }
+            }
+          }
+        }
+        assertTrue(meta.getPartitionGraphsCount() > 0, "partition graphs returned");
+        assertEquals(List.of(), big, "constants in the graph of " + v.name() + "'s initializer");
+      }
+    }
   }
 
   @Test
