@@ -146,7 +146,7 @@ record Towers(List<Operand<TFloat32>> loss, List<Operand<TFloat32>> top1,
    *
    * @param tm the scope of loss and top-1
    */
-  static Pass forward(Ops td, Ops tm, NFNetConfig model, StepConfig c, Batch tb,
+  private static Pass forward(Ops td, Ops tm, NFNetConfig model, StepConfig c, Batch tb,
       Operand<TInt64> stepSeed, ParameterSource src, String suffix) {
     // CPU builds standardize kernels with one fused op (and its fused gradient); it has no XLA
     // kernel, so an XLA step standardizes with plain ops.
