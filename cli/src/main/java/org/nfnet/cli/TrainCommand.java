@@ -94,11 +94,13 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--bf16", description = "bfloat16 convolutions with float32 master weights.")
   Boolean bf16;
 
-  @Option(names = "--xla", description = "Compile the step with XLA (a GPU/TPU compatibility check; slow on CPU).")
+  @Option(names = "--xla", negatable = true,
+      description = "Compile the step with XLA (a GPU/TPU compatibility check; slow on CPU).")
   Boolean xla;
 
-  @Option(names = "--recompute", description = "Keep only each block's input from the forward pass and recompute "
-      + "the block in the backward pass: less memory (F0 at batch 8: about 0.7 GB), about 20% slower steps.")
+  @Option(names = "--recompute", negatable = true, description = "Keep only each block's input from the forward "
+      + "pass and recompute the block in the backward pass: less memory (F0 at batch 8: about 0.7 GB), about 20%% "
+      + "slower steps. With --resume, --no-recompute turns it off.")
   Boolean recompute;
 
   @Option(names = "--device", description = "Device for the step, e.g. /device:GPU:0 (default: TF's placement).")
