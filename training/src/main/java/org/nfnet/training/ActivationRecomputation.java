@@ -1,6 +1,7 @@
 package org.nfnet.training;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -48,6 +49,10 @@ final class ActivationRecomputation {
   private final List<Operand<TFloat32>> inputs = new ArrayList<>();
   /** Per segment (head last), the tensor the forward got for each parameter, by Haiku key. */
   private final List<Map<String, Operand<TFloat32>>> params = new ArrayList<>();
+  /** The Haiku key of each tensor the forward got from its parameter source. */
+  private final Map<Output<?>, String> keyOf = new HashMap<>();
+  /** The segment that requested each parameter (the head: {@code params.size() - 1}). */
+  private final Map<String, Integer> segmentOfKey = new HashMap<>();
 
   private ActivationRecomputation(Ops tf, NFNet net, Operand<TFloat32> images,
       ParameterSource source, ForwardOptions options) {
@@ -58,6 +63,8 @@ final class ActivationRecomputation {
       public Operand<TFloat32> get(Ops module, ParameterSpec spec, ParameterInit init) {
         Operand<TFloat32> p = source.get(module, spec, init);
         params.get(params.size() - 1).put(spec.haikuKey(), p);
+        keyOf.put(p.asOutput(), spec.haikuKey());
+        segmentOfKey.put(spec.haikuKey(), params.size() - 1);
         // The segment uses its parameters once its input exists: what it computes from them
         // alone (standardized kernels) would otherwise be computed at the start of the step
         // and held until the segment runs.
@@ -104,12 +111,20 @@ final class ActivationRecomputation {
    */
   List<Operand<TFloat32>> gradients(Graph graph, Ops tf, Operand<TFloat32> loss,
       List<Operand<TFloat32>> wrt) {
-    List<String> keys = wrt.stream().map(this::keyOf).toList();
+    List<String> keys = new ArrayList<>();
+    for (Operand<TFloat32> p : wrt) {
+      String key = keyOf.get(p.asOutput());
+      if (key == null) {
+        throw new IllegalArgumentException("not a parameter of the forward: "
+            + p.asOutput().name());
+      }
+      keys.add(key);
+    }
     int head = params.size() - 1;
     int[] segmentOf = new int[keys.size()];
     int lowest = head;
     for (int i = 0; i < keys.size(); i++) {
-      segmentOf[i] = segmentOf(keys.get(i));
+      segmentOf[i] = segmentOfKey.get(keys.get(i));
       lowest = Math.min(lowest, segmentOf[i]);
     }
     @SuppressWarnings("unchecked")
@@ -173,25 +188,5 @@ final class ActivationRecomputation {
       }
     }
     return dx;
-  }
-
-  private String keyOf(Operand<TFloat32> p) {
-    for (Map<String, Operand<TFloat32>> segment : params) {
-      for (Map.Entry<String, Operand<TFloat32>> e : segment.entrySet()) {
-        if (e.getValue().asOutput().equals(p.asOutput())) {
-          return e.getKey();
-        }
-      }
-    }
-    throw new IllegalArgumentException("not a parameter of the forward: " + p.asOutput().name());
-  }
-
-  private int segmentOf(String key) {
-    for (int k = 0; k < params.size(); k++) {
-      if (params.get(k).containsKey(key)) {
-        return k;
-      }
-    }
-    throw new IllegalArgumentException("the forward requested no parameter " + key);
   }
 }

@@ -25,7 +25,7 @@ final class TrainProfile {
     int steps = Math.max(1, s.repeats());
     for (boolean bf16 : new boolean[] {false, true}) {
       String key = bf16 ? "bf16" : "fp32";
-      try (TrainStep step = TrainingBench.newStep(c, res, bf16)) {
+      try (TrainStep step = TrainingBench.newStep(c, res, bf16, false)) {
         step.initialize();
         for (int i = 0; i < s.warmup(); i++) {
           step.run(false);

@@ -29,7 +29,7 @@ final class TrainingBench {
     for (boolean bf16 : new boolean[] {false, true}) {
       String key = bf16 ? "bf16" : "fp32";
       long t0 = System.nanoTime();
-      try (TrainStep step = newStep(c, res, bf16)) {
+      try (TrainStep step = newStep(c, res, bf16, false)) {
         step.initialize();
         r.put(key + "_graph_build_seconds", (System.nanoTime() - t0) / 1e9);
         double[] t = new double[s.repeats()];
@@ -62,13 +62,8 @@ final class TrainingBench {
   /**
    * The benchmarked step: DeepMind's optimizer and regularization on a constant random batch, with
    * a 10-step warm-up then a cosine over a million steps (a near-constant rate), so every timed
-   * step does the same work.
+   * step does the same work; with {@code recompute}, activation recomputation.
    */
-  static TrainStep newStep(NFNetConfig c, int res, boolean bf16) {
-    return newStep(c, res, bf16, false);
-  }
-
-  /** The benchmarked step, with or without activation recomputation. */
   static TrainStep newStep(NFNetConfig c, int res, boolean bf16, boolean recompute) {
     return TrainStep.create(c, input(c, res), StepConfig.defaults().with(b -> b
         .schedule(new LearningRateSchedule.WarmupCosineDecay(0.0, 0.0, 0.1, 1_000_000, 10))
