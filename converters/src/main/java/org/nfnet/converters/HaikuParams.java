@@ -66,7 +66,7 @@ public final class HaikuParams implements Closeable {
   }
 
   /**
-   * The byte layout the file was written in, e.g. DeepMind's "dill 0.3.x / numpy <= 1.18 release
+   * The byte layout the file was written in, e.g. DeepMind's "dill 0.3.x / numpy {@literal <=} 1.18 release
    * layout" or the standard pickler's "plain layout"; for .npz files, the zip entry kind.
    */
   public String layout() {

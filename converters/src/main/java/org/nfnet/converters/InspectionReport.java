@@ -9,7 +9,7 @@ import java.util.Map;
  * and the structural fields are empty.
  *
  * @param refusal null when the file was read, else the reason it was refused
- * @param layout the byte layout seen, e.g. "dill 0.3.x / numpy <= 1.18 release layout"
+ * @param layout the byte layout seen, e.g. "dill 0.3.x / numpy {@literal <=} 1.18 release layout"
  * @param variant detected named variant, or null ({@link #variantNote()} says why)
  * @param numClasses classifier outputs, or -1 if unknown
  * @param firstParams the first few arrays as {@code key [shape] dtype}

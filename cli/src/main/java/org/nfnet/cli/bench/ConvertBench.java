@@ -161,7 +161,7 @@ final class ConvertBench {
 
   /**
    * A file of the variant's size in the byte layout of DeepMind's release files (dill 0.3.x /
-   * numpy <= 1.18), written once by the shared reference tool.
+   * numpy {@literal <=} 1.18), written once by the shared reference tool.
    */
   private static Path generated(BenchSections.Settings s, NFNetConfig c) throws Exception {
     Path file = s.workDir().resolve(c.name().replace("+", "plus") + "_release_pattern.pkl");

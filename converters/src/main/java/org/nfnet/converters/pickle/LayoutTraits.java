@@ -3,7 +3,7 @@ package org.nfnet.converters.pickle;
 /**
  * Which writer a pickle's byte layout points to, noted while it is read: how numpy's
  * {@code _reconstruct} was referenced and how dtype flags were written. DeepMind's release files
- * (dill 0.3.x, numpy <= 1.18) use dill's {@code _get_attr(_import_module(...), '_reconstruct')}
+ * (dill 0.3.x, numpy {@literal <=} 1.18) use dill's {@code _get_attr(_import_module(...), '_reconstruct')}
  * and int flags; the standard pickler with numpy >= 1.19 writes a plain GLOBAL and bool flags.
  */
 final class LayoutTraits {

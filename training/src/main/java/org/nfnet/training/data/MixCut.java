@@ -114,7 +114,7 @@ public final class MixCut {
     return tf.math.minimum(tf.math.maximum(v, lo), hi);
   }
 
-  /** [B, L]: 1 where lo_b <= v < hi_b. */
+  /** [B, L]: 1 where {@code lo_b <= v < hi_b}. */
   private static Operand<TFloat32> band(Ops tf, Operand<TInt32> v, Operand<TInt32> lo, Operand<TInt32> hi) {
     Operand<TInt32> vv = tf.expandDims(v, tf.constant(0));
     return tf.dtypes.cast(tf.math.logicalAnd(

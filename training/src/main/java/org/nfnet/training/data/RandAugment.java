@@ -305,7 +305,7 @@ public final class RandAugment {
         tf.math.mul(mask, tf.constant(128f)));
   }
 
-  /** 1 where centre - pad <= v < centre + pad; v [L], centre [N] -> [N, L]. */
+  /** 1 where {@code centre - pad <= v < centre + pad}; v [L], centre [N] to [N, L]. */
   private static Operand<TFloat32> band(Ops tf, Operand<TFloat32> v, Operand<TFloat32> centre,
       Operand<TFloat32> pad) {
     Operand<TFloat32> c = tf.expandDims(centre, tf.constant(1));

@@ -21,8 +21,8 @@ import org.tensorflow.types.family.TNumber;
  * unique per group within the graph; the same graph can be run for any number of steps.
  *
  * <p>The trainer pattern (as DeepMind's {@code jax.lax.psum}): {@link #sum} the per-replica
- * gradients of the replica-mean loss, divide by the world size ({@link #mean} does both in the
- * collective with {@code final_op = Div}), then AGC-clip and apply the update identically on
+ * gradients of the replica-mean loss, divide by the world size ({@link #reduce} with
+ * {@code final_op = Div} does both in the collective), then AGC-clip and apply the update identically on
  * every replica.
  */
 public final class CollectiveAllReduce {
