@@ -99,7 +99,7 @@ final class TrainCommand implements Callable<Integer> {
   Boolean xla;
 
   @Option(names = "--recompute", negatable = true, description = "Keep only each block's input from the forward "
-      + "pass and recompute the block in the backward pass: less memory (F0 at batch 8: about 0.7 GB), about 20%% "
+      + "pass and recompute the block in the backward pass: less memory (F0 at batch 8: about 0.3 GB), about 20%% "
       + "slower steps. With --resume, --no-recompute turns it off.")
   Boolean recompute;
 

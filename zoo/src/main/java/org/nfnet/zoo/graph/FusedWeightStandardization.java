@@ -85,13 +85,26 @@ public final class FusedWeightStandardization {
   /** The standardised, gain-scaled HWIO kernel, as {@link WSConv2D#standardize}. */
   static Operand<TFloat32> standardize(Ops tf, Operand<TFloat32> w, Operand<TFloat32> gain,
       long fanIn) {
+    return tf.reshape(batchNorm(tf, w, scale(tf, gain, fanIn), fanIn).y(), tf.shape(w));
+  }
+
+  /** The batch norm's scale: {@code gain / sqrt(fan_in)}. */
+  static Operand<TFloat32> scale(Ops tf, Operand<TFloat32> gain, long fanIn) {
+    return tf.math.mul(gain, tf.constant((float) (1.0 / Math.sqrt(fanIn))));
+  }
+
+  /**
+   * The training-mode batch norm of {@code w} seen as {@code [1, fan_in, 1, O]} (its {@code y},
+   * reshaped to HWIO, is the standardized kernel; its reserve outputs feed
+   * {@code FusedBatchNormGradV3}).
+   */
+  static FusedBatchNorm<TFloat32, TFloat32> batchNorm(Ops tf, Operand<TFloat32> w,
+      Operand<TFloat32> scale, long fanIn) {
     // HWIO is row-major with O last, so [H*W*I, O] is a free reshape and each column one unit.
     Operand<TFloat32> x = tf.reshape(w, tf.constant(new long[] {1, fanIn, 1, -1}));
-    Operand<TFloat32> scale = tf.math.mul(gain, tf.constant((float) (1.0 / Math.sqrt(fanIn))));
     Operand<TFloat32> empty = tf.constant(new float[0]);
-    FusedBatchNorm<TFloat32, TFloat32> bn = tf.nn.fusedBatchNorm(x, scale, tf.zerosLike(gain),
-        empty, empty, FusedBatchNorm.epsilon(EPSILON), FusedBatchNorm.isTraining(true),
+    return tf.nn.fusedBatchNorm(x, scale, tf.zerosLike(scale), empty, empty,
+        FusedBatchNorm.epsilon(EPSILON), FusedBatchNorm.isTraining(true),
         FusedBatchNorm.dataFormat("NHWC"));
-    return tf.reshape(bn.y(), tf.shape(w));
   }
 }

@@ -26,7 +26,8 @@ import org.tensorflow.types.TFloat32;
  *
  * <p>TF Java registers custom gradients per op type and process-wide, and TF has no C++ gradient
  * for {@code IdentityN}: the one registered here passes gradients through unchanged (the exact
- * gradient of an identity) for every {@code IdentityN} except the ones this class names. If
+ * gradient of an identity) for every {@code IdentityN} except the ones this class and
+ * {@link LeanWSConv2D} name. If
  * another gradient was registered first, {@link #available()} is false and callers fall back to
  * the plain form.
  */
@@ -62,26 +63,59 @@ final class RecomputedGelu {
     return out;
   }
 
+  /** {@code x}'s input when {@code x} is the output of {@link #wrap}, else null. */
+  static Operand<TFloat32> input(Operand<TFloat32> x) {
+    Output<TFloat32> out = x.asOutput();
+    if (out.index() != 0 || !(out.op() instanceof GraphOperation op) || !OP_TYPE.equals(op.type())
+        || !isOurs(op)) {
+      return null;
+    }
+    @SuppressWarnings("unchecked")
+    Operand<TFloat32> in = (Operand<TFloat32>) op.input(1);
+    return in;
+  }
+
   private static List<Operand<?>> gradient(Ops tf, GraphOperation op, List<Output<?>> dys) {
+    if (LeanWSConv2D.isOurs(op)) {
+      return LeanWSConv2D.gradient(tf, op, dys);
+    }
     if (!isOurs(op)) {
       return List.copyOf(dys);
     }
     @SuppressWarnings("unchecked")
-    Operand<TFloat32> x = (Operand<TFloat32>) op.input(1);
-    @SuppressWarnings("unchecked")
     Operand<TFloat32> dy = (Operand<TFloat32>) dys.get(0);
-    // gelu(x) = x * sigmoid(z), z = x * (c1 + c2 x^2)   (Activations#geluTanh)
-    // gelu'(x) = s + x * s * (1 - s) * z',  s = sigmoid(z), z' = c1 + 3 c2 x^2
+    @SuppressWarnings("unchecked")
+    Operand<TFloat32> x = (Operand<TFloat32>) op.input(1);
+    // The first input is the StopGradient'ed value: whatever it gets goes no further.
+    return List.of(dy, tf.math.mul(dy, slope(tf, x)));
+  }
+
+  /**
+   * {@code gelu'(x)}: with {@code s = sigmoid(z)}, {@code z = x (c1 + c2 x^2)}
+   * ({@link Activations#geluTanh}), {@code gelu'(x) = s + x s (1 - s) z'},
+   * {@code z' = c1 + 3 c2 x^2}.
+   */
+  static Operand<TFloat32> slope(Ops tf, Operand<TFloat32> x) {
     Operand<TFloat32> x2 = tf.math.square(x);
     Operand<TFloat32> s = tf.math.sigmoid(tf.math.mul(x,
         tf.math.add(tf.math.mul(x2, tf.constant(Activations.GELU_C2)),
             tf.constant(Activations.GELU_C1))));
     Operand<TFloat32> dz = tf.math.add(tf.math.mul(x2, tf.constant(3 * Activations.GELU_C2)),
         tf.constant(Activations.GELU_C1));
-    Operand<TFloat32> slope = tf.math.add(s,
-        tf.math.mul(tf.math.mul(x, dz), tf.math.sub(s, tf.math.square(s))));
-    // The first input is the StopGradient'ed value: whatever it gets goes no further.
-    return List.of(dy, tf.math.mul(dy, slope));
+    return tf.math.add(s, tf.math.mul(tf.math.mul(x, dz), tf.math.sub(s, tf.math.square(s))));
+  }
+
+  /**
+   * {@code x}, available only once {@code dy} is: what a gradient computes from forward tensors
+   * alone then runs in the backward pass. (A gradient function's scope does not apply
+   * {@code withControlDependencies}, so the edge is added on the builder.)
+   */
+  static Operand<TFloat32> afterGradient(Ops tf, Operand<TFloat32> x, Operand<TFloat32> dy) {
+    @SuppressWarnings("unchecked")
+    Operand<TFloat32> gated = (Operand<TFloat32>) (Object) tf.scope()
+        .opBuilder("Identity", "after_gradient").addInput(x.asOutput())
+        .addControlInput(dy.op()).build().output(0);
+    return gated;
   }
 
   private static boolean isOurs(GraphOperation op) {

@@ -68,24 +68,41 @@ public final class WSConv2D {
       throw new IllegalStateException("WSConv2D " + module + " is not in NFNetStructure of "
           + ctx.config.name());
     }
+    // Training graphs with fused standardization recompute kernels (and GELUs) when the
+    // gradient reaches them instead of holding them through the step (LeanWSConv2D).
+    boolean lean = ctx.options.differentiated() && ctx.options.fusedStandardization()
+        && !ctx.foldedKernels() && LeanWSConv2D.enabled();
+    Operand<TFloat32> w = null;
+    Operand<TFloat32> scale = null;
     if (ctx.foldedKernels()) {
       // w_hat = standardize(w, gain * input scale), computed at export (FoldedKernels).
       kernelHat = ctx.param(module, FOLDED_KERNEL, wShape, ParameterInit.CONV_FAN_IN);
     } else {
-      Operand<TFloat32> w = ctx.param(module, "w", wShape, ParameterInit.CONV_FAN_IN);
+      w = ctx.param(module, "w", wShape, ParameterInit.CONV_FAN_IN);
       Operand<TFloat32> gain = ctx.param(module, "gain", new long[] {outChannels}, ParameterInit.ONES);
       if (inputScale != 1.0f) {
         gain = tf.math.mul(gain, tf.constant(inputScale));
       }
       long fanIn = (long) kernel * kernel * inChannelsPerGroup;
-      kernelHat = ctx.options.fusedStandardization()
-          ? FusedWeightStandardization.standardize(tf, w, gain, fanIn)
-          : standardize(tf, w, gain, fanIn);
+      if (ctx.options.fusedStandardization()) {
+        scale = FusedWeightStandardization.scale(tf, gain, fanIn);
+        kernelHat = tf.reshape(FusedWeightStandardization.batchNorm(tf, w, scale, fanIn).y(),
+            tf.shape(w));
+      } else {
+        kernelHat = standardize(tf, w, gain, fanIn);
+      }
     }
     Operand<TFloat32> bias = ctx.param(module, "bias", new long[] {outChannels}, ParameterInit.ZEROS);
-    if (isPointwise(x, kernel, inChannelsPerGroup, stride)) {
-      return pointwise(ctx, tf, x, kernelHat, bias, inChannelsPerGroup, outChannels, fusedGelu);
-    }
+    boolean pointwise = isPointwise(x, kernel, inChannelsPerGroup, stride);
+    Operand<TFloat32> y = pointwise
+        ? pointwise(ctx, tf, x, kernelHat, bias, inChannelsPerGroup, outChannels, fusedGelu)
+        : spatial(ctx, tf, x, kernelHat, bias, stride);
+    return lean ? LeanWSConv2D.wrap(tf, y, x, w, scale, bias, stride,
+        ctx.precision == Precision.BFLOAT16, pointwise) : y;
+  }
+
+  private static Operand<TFloat32> spatial(BuildContext ctx, Ops tf, Operand<TFloat32> x,
+      Operand<TFloat32> kernelHat, Operand<TFloat32> bias, int stride) {
     List<Long> strides = List.of(1L, (long) stride, (long) stride, 1L);
     if (ctx.precision == Precision.BFLOAT16) {
       // Conv + bias in bf16 so oneDNN fuses them; the result is bf16-accurate either way.
