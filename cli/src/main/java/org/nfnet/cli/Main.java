@@ -46,6 +46,14 @@ public final class Main implements Runnable {
 
   private static CommandLine commandLine(CommandLine.IFactory factory) {
     CommandLine cl = new CommandLine(new Main(), factory);
+    // An empty path is the working directory to java.nio (`--out "$RUN"` with RUN unset would
+    // train into it), so every path option refuses one.
+    cl.registerConverter(Path.class, s -> {
+      if (s.isEmpty()) {
+        throw new CommandLine.TypeConversionException("the path is empty");
+      }
+      return Path.of(s);
+    });
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       PrintWriter err = cmd.getErr();
       if (isBadInput(ex)) {

@@ -21,7 +21,8 @@ public class WeightFileException extends RuntimeException {
   }
 
   public WeightFileException(Path file, long offset, String message, Throwable cause) {
-    super(file + (offset >= 0 ? " (offset " + offset + ")" : "") + ": " + message, cause);
+    super((file != null && file.toString().isEmpty() ? "\"\"" : String.valueOf(file))
+        + (offset >= 0 ? " (offset " + offset + ")" : "") + ": " + message, cause);
     this.file = file;
     this.offset = offset;
   }

@@ -104,6 +104,10 @@ public final class WeightFileReader {
   }
 
   private static FileChannel open(Path file) {
+    if (file.toString().isEmpty()) {
+      // Path.of("") is the working directory: say what was really wrong.
+      throw new WeightFileException(file, "no file named (the path is empty)");
+    }
     java.nio.file.attribute.BasicFileAttributes a;
     try {
       a = java.nio.file.Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);

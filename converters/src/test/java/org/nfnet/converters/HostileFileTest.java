@@ -113,6 +113,8 @@ class HostileFileTest {
         java.time.Duration.ofSeconds(20), () -> Inspector.inspect(fifo));
     assertTrue(r.refused() && r.refusal().contains("not a regular file"), r.toText());
     assertTrue(refused(dir).getMessage().contains("is a directory"));
+    // An empty path names the working directory to the file system; the error says it is empty.
+    assertEquals("\"\": no file named (the path is empty)", refused(Path.of("")).getMessage());
   }
 
   @Test
