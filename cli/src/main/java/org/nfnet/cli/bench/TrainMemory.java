@@ -44,11 +44,13 @@ final class TrainMemory {
     int res = c.trainImsize();
     boolean bf16 = "1".equals(System.getenv("NFNET_BENCH_BF16"));
     boolean recompute = "1".equals(System.getenv("NFNET_BENCH_RECOMPUTE"));
+    // Without the EMA the step does the work of PyTorch's plain SGD step.
+    boolean ema = !"0".equals(System.getenv("NFNET_BENCH_EMA"));
     ObjectNode r = BenchSections.JSON.createObjectNode();
     StringBuilder sum = new StringBuilder(String.format(Locale.ROOT,
         "%s %s training step%s @%dpx batch %d, memory by phase (MB; RSS deltas, peaks reset per "
             + "run through /proc/self/clear_refs)%n", c.name(), bf16 ? "bf16" : "fp32",
-        recompute ? " with activation recomputation" : "", res,
+        (recompute ? " with activation recomputation" : "") + (ema ? "" : " without EMA"), res,
         TrainingBench.BATCH));
     // TF's native library is loaded by the first graph; measure the runtime with an empty one.
     try (Graph g = new Graph(); Session unused = new Session(g)) {
@@ -58,9 +60,10 @@ final class TrainMemory {
     line(r, sum, "runtime", "JVM + TensorFlow runtime, before the graph", runtime);
     long t0 = System.nanoTime();
     double processPeak;
-    try (TrainStep step = TrainingBench.newStep(c, res, bf16, recompute)) {
+    try (TrainStep step = TrainingBench.newStep(c, res, bf16, recompute, ema)) {
       double graph = mb(Memory.rssBytes());
-      line(r, sum, "graph", "graph built (forward, gradients, AGC, optimizer, EMA)",
+      line(r, sum, "graph",
+          "graph built (forward, gradients, AGC, optimizer" + (ema ? ", EMA)" : ")"),
           graph - runtime);
       double[] vars = variables(step); // weights, slots, EMA, other
       resetPeak();
@@ -126,6 +129,7 @@ final class TrainMemory {
     line(r, sum, "process_peak", "process peak RSS (whole life, before the traced step)",
         processPeak);
     r.put("recompute", recompute);
+    r.put("ema", ema);
     r.put("summary", sum.toString().stripTrailing());
     return r;
   }

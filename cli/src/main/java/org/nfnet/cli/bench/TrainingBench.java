@@ -65,9 +65,15 @@ final class TrainingBench {
    * step does the same work; with {@code recompute}, activation recomputation.
    */
   static TrainStep newStep(NFNetConfig c, int res, boolean bf16, boolean recompute) {
-    return TrainStep.create(c, input(c, res), StepConfig.defaults().with(b -> b
+    return newStep(c, res, bf16, recompute, true);
+  }
+
+  /** {@link #newStep(NFNetConfig, int, boolean, boolean)}, without the EMA when not {@code ema}. */
+  static TrainStep newStep(NFNetConfig c, int res, boolean bf16, boolean recompute, boolean ema) {
+    StepConfig defaults = StepConfig.defaults();
+    return TrainStep.create(c, input(c, res), defaults.with(b -> b
         .schedule(new LearningRateSchedule.WarmupCosineDecay(0.0, 0.0, 0.1, 1_000_000, 10))
-        .bf16(bf16).recompute(recompute)));
+        .bf16(bf16).recompute(recompute).emaDecay(ema ? defaults.emaDecay() : 0)));
   }
 
   static FixedBatchInput input(NFNetConfig c, int res) {
