@@ -85,7 +85,13 @@ public final class FusedWeightStandardization {
   /** The standardised, gain-scaled HWIO kernel, as {@link WSConv2D#standardize}. */
   static Operand<TFloat32> standardize(Ops tf, Operand<TFloat32> w, Operand<TFloat32> gain,
       long fanIn) {
-    return tf.reshape(batchNorm(tf, w, scale(tf, gain, fanIn), fanIn).y(), tf.shape(w));
+    return kernel(tf, w, scale(tf, gain, fanIn), fanIn);
+  }
+
+  /** The standardized kernel for a batch-norm {@link #scale}. */
+  static Operand<TFloat32> kernel(Ops tf, Operand<TFloat32> w, Operand<TFloat32> scale,
+      long fanIn) {
+    return tf.reshape(batchNorm(tf, w, scale, fanIn).y(), tf.shape(w));
   }
 
   /** The batch norm's scale: {@code gain / sqrt(fan_in)}. */

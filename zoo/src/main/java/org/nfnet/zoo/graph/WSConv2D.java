@@ -86,8 +86,7 @@ public final class WSConv2D {
       long fanIn = (long) kernel * kernel * inChannelsPerGroup;
       if (ctx.options.fusedStandardization()) {
         scale = FusedWeightStandardization.scale(tf, gain, fanIn);
-        kernelHat = tf.reshape(FusedWeightStandardization.batchNorm(tf, w, scale, fanIn).y(),
-            tf.shape(w));
+        kernelHat = FusedWeightStandardization.kernel(tf, w, scale, fanIn);
       } else {
         kernelHat = standardize(tf, w, gain, fanIn);
       }
