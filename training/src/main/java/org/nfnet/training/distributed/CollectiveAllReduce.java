@@ -22,8 +22,8 @@ import org.tensorflow.types.family.TNumber;
  *
  * <p>The trainer pattern (as DeepMind's {@code jax.lax.psum}): {@link #sum} the per-replica
  * gradients of the replica-mean loss, divide by the world size ({@link #reduce} with
- * {@code final_op = Div} does both in the collective), then AGC-clip and apply the update identically on
- * every replica.
+ * {@code final_op = Div} does both in the collective), then AGC-clip and apply the update
+ * identically on every replica.
  */
 public final class CollectiveAllReduce {
 

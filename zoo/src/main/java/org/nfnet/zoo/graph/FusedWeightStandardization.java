@@ -82,13 +82,10 @@ public final class FusedWeightStandardization {
     }
   }
 
-  /** The standardised, gain-scaled HWIO kernel, as {@link WSConv2D#standardize}. */
-  static Operand<TFloat32> standardize(Ops tf, Operand<TFloat32> w, Operand<TFloat32> gain,
-      long fanIn) {
-    return kernel(tf, w, scale(tf, gain, fanIn), fanIn);
-  }
-
-  /** The standardized kernel for a batch-norm {@link #scale}. */
+  /**
+   * The standardised, gain-scaled HWIO kernel, as {@link WSConv2D#standardize}, for the batch
+   * norm's {@link #scale} of the gain.
+   */
   static Operand<TFloat32> kernel(Ops tf, Operand<TFloat32> w, Operand<TFloat32> scale,
       long fanIn) {
     return tf.reshape(batchNorm(tf, w, scale, fanIn).y(), tf.shape(w));

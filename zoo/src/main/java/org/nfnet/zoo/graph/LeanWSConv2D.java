@@ -12,7 +12,6 @@ import org.tensorflow.op.nn.FusedBatchNormGrad;
 import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
-import org.tensorflow.types.family.TNumber;
 
 /**
  * The backward pass of a {@link WSConv2D} in a training graph that holds no standardized kernel
@@ -93,9 +92,9 @@ public final class LeanWSConv2D {
     boolean gelu = op.attributes().getAttrBool(GELU);
     Operand<TFloat32> a = (Operand<TFloat32>) op.input(1);
     if (gelu) {
-      a = RecomputedGelu.afterGradient(tf, a, dy);
+      a = afterGradient(tf, a, dy);
     }
-    Operand<TFloat32> w = RecomputedGelu.afterGradient(tf, (Operand<TFloat32>) op.input(2), dy);
+    Operand<TFloat32> w = afterGradient(tf, (Operand<TFloat32>) op.input(2), dy);
     Operand<TFloat32> scale = (Operand<TFloat32>) op.input(3);
     long stride = op.attributes().getAttrInt(STRIDE);
     boolean bf16 = op.attributes().getAttrBool(BF16);
@@ -105,7 +104,9 @@ public final class LeanWSConv2D {
     long fanIn = k[0] * k[1] * k[2];
     FusedBatchNorm<TFloat32, TFloat32> bn = FusedWeightStandardization.batchNorm(tf, w, scale,
         fanIn);
-    Operand<TFloat32> kernel = tf.reshape(bn.y(), tf.shape(w));
+    Operand<TInt32> kShape = tf.shape(w);
+    Operand<TInt32> gShape = tf.shape(a);
+    Operand<TFloat32> kernel = tf.reshape(bn.y(), kShape);
     Operand<TFloat32> g = gelu ? Activations.geluTanh(tf, a, 1.0f) : a;
 
     Operand<TFloat32> dKernel;
@@ -116,12 +117,10 @@ public final class LeanWSConv2D {
       Operand<TFloat32> g2 = tf.reshape(g, inRows);
       Operand<TFloat32> dy2 = tf.reshape(dy, outRows);
       Operand<TFloat32> k2 = tf.reshape(kernel, tf.constant(new int[] {(int) k[2], (int) k[3]}));
-      dKernel = tf.reshape(matMul(tf, g2, dy2, bf16, true, false), tf.shape(w));
-      dg = tf.reshape(matMul(tf, dy2, k2, bf16, false, true), tf.shape(a));
+      dKernel = tf.reshape(matMul(tf, g2, dy2, bf16, true, false), kShape);
+      dg = tf.reshape(matMul(tf, dy2, k2, bf16, false, true), gShape);
     } else {
       List<Long> strides = List.of(1L, stride, stride, 1L);
-      Operand<TInt32> kShape = tf.shape(w);
-      Operand<TInt32> gShape = tf.shape(a);
       if (bf16) {
         Operand<TBfloat16> dyb = tf.dtypes.cast(dy, TBfloat16.class);
         dKernel = tf.dtypes.cast(tf.nn.conv2dBackpropFilter(tf.dtypes.cast(g, TBfloat16.class),
@@ -139,7 +138,7 @@ public final class LeanWSConv2D {
         bn.reserveSpace1(), bn.reserveSpace2(), bn.reserveSpace3(),
         FusedBatchNormGrad.epsilon(FusedWeightStandardization.EPSILON),
         FusedBatchNormGrad.isTraining(true), FusedBatchNormGrad.dataFormat("NHWC"));
-    Operand<TFloat32> dw = tf.reshape(bnGrad.xBackprop(), tf.shape(w));
+    Operand<TFloat32> dw = tf.reshape(bnGrad.xBackprop(), kShape);
     Operand<TFloat32> da = gelu ? tf.math.mul(dg, RecomputedGelu.slope(tf, a)) : dg;
     Operand<TFloat32> dBias = tf.nn.biasAddGrad(dy);
     // The first input is the StopGradient'ed forward value: whatever it gets goes no further.
@@ -152,11 +151,22 @@ public final class LeanWSConv2D {
     if (!bf16) {
       return tf.linalg.matMul(x, y, MatMul.transposeA(transposeA), MatMul.transposeB(transposeB));
     }
-    return tf.dtypes.cast(tf.linalg.matMul(cast(tf, x), cast(tf, y), MatMul.transposeA(transposeA),
+    return tf.dtypes.cast(tf.linalg.matMul(tf.dtypes.cast(x, TBfloat16.class),
+        tf.dtypes.cast(y, TBfloat16.class), MatMul.transposeA(transposeA),
         MatMul.transposeB(transposeB)), TFloat32.class);
   }
 
-  private static <T extends TNumber> Operand<TBfloat16> cast(Ops tf, Operand<T> x) {
-    return tf.dtypes.cast(x, TBfloat16.class);
+  /**
+   * {@code x}, available only once {@code dy} is: what a gradient computes from forward tensors
+   * alone then runs in the backward pass. (A gradient function's scope does not apply
+   * {@code withControlDependencies}, so the edge is added on the builder.)
+   */
+  private static Operand<TFloat32> afterGradient(Ops tf, Operand<TFloat32> x,
+      Operand<TFloat32> dy) {
+    @SuppressWarnings("unchecked")
+    Operand<TFloat32> gated = (Operand<TFloat32>) (Object) tf.scope()
+        .opBuilder("Identity", "after_gradient").addInput(x.asOutput())
+        .addControlInput(dy.op()).build().output(0);
+    return gated;
   }
 }

@@ -105,19 +105,6 @@ final class RecomputedGelu {
     return tf.math.add(s, tf.math.mul(tf.math.mul(x, dz), tf.math.sub(s, tf.math.square(s))));
   }
 
-  /**
-   * {@code x}, available only once {@code dy} is: what a gradient computes from forward tensors
-   * alone then runs in the backward pass. (A gradient function's scope does not apply
-   * {@code withControlDependencies}, so the edge is added on the builder.)
-   */
-  static Operand<TFloat32> afterGradient(Ops tf, Operand<TFloat32> x, Operand<TFloat32> dy) {
-    @SuppressWarnings("unchecked")
-    Operand<TFloat32> gated = (Operand<TFloat32>) (Object) tf.scope()
-        .opBuilder("Identity", "after_gradient").addInput(x.asOutput())
-        .addControlInput(dy.op()).build().output(0);
-    return gated;
-  }
-
   private static boolean isOurs(GraphOperation op) {
     return op.numInputs() == 2 && OURS.matcher(op.name()).matches();
   }
