@@ -9,8 +9,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import org.nfnet.cli.bench.BenchSections;
+import org.nfnet.training.OneDnnWeightCache;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -77,6 +79,14 @@ final class BenchCommand implements Callable<Integer> {
       description = "pytorch section: train and/or infer (default both).")
   List<String> phases;
 
+  /**
+   * Sections whose JVM only runs inference. They run with oneDNN's weight cache on unless
+   * {@code TF_ONEDNN_ASSUME_FROZEN_WEIGHTS} is set (0 measures without it), as the launcher runs
+   * {@code nfnet logits}, {@code predict} and {@code serve}; every other section runs without it.
+   */
+  private static final Set<String> INFERENCE_ONLY = Set.of("infer", "infer-profile", "compare",
+      "serve");
+
   @Option(names = "--child", hidden = true)
   String child;
 
@@ -96,7 +106,7 @@ final class BenchCommand implements Callable<Integer> {
     ObjectNode all = om.createObjectNode();
     for (String section : sections) {
       System.out.printf("== %s%n", section);
-      ObjectNode r = runChild(section);
+      ObjectNode r = section.equals("pytorch") ? pytorch() : runChild(section, phases);
       all.set(section, r);
       BenchSections.print(section, r, all);
     }
@@ -107,7 +117,36 @@ final class BenchCommand implements Callable<Integer> {
     return 0;
   }
 
-  private ObjectNode runChild(String section) throws Exception {
+  /**
+   * The pytorch section's training and inference phases in two JVMs: ours infers as {@code nfnet
+   * logits}/{@code serve} run (oneDNN's weight cache on), which a training process must not use.
+   */
+  private ObjectNode pytorch() throws Exception {
+    List<String> want = phases == null ? List.of("train", "infer") : phases;
+    ObjectNode r = null;
+    for (String phase : List.of("train", "infer")) {
+      if (!want.contains(phase)) {
+        continue;
+      }
+      ObjectNode p = runChild("pytorch", List.of(phase));
+      if (r == null) {
+        r = p;
+        continue;
+      }
+      String summary = r.path("summary").asText() + "\n" + p.path("summary").asText();
+      for (String peak : List.of("peak_rss_mb", "pytorch_peak_rss_mb")) {
+        p.put(peak, Math.max(r.path(peak).asDouble(), p.path(peak).asDouble()));
+      }
+      r.setAll(p);
+      r.put("summary", summary);
+    }
+    if (r == null) {
+      throw new UserException("--phases: expected train and/or infer, got " + phases);
+    }
+    return r;
+  }
+
+  private ObjectNode runChild(String section, List<String> phases) throws Exception {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
@@ -137,7 +176,14 @@ final class BenchCommand implements Callable<Integer> {
     if (phases != null) {
       cmd.add("--phases=" + String.join(",", phases));
     }
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    if (INFERENCE_ONLY.contains(section)
+        || (section.equals("pytorch") && !phases.contains("train"))) {
+      pb.environment().putIfAbsent(OneDnnWeightCache.VARIABLE, "1");
+    } else {
+      pb.environment().remove(OneDnnWeightCache.VARIABLE);
+    }
+    Process p = pb.start();
     String result = null;
     try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream()))) {
       for (String line; (line = r.readLine()) != null; ) {

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.nfnet.savedmodel.NFNetModel;
+import org.nfnet.training.OneDnnWeightCache;
 import org.nfnet.training.Trainer;
 import org.nfnet.training.data.FashionMnist;
 import org.nfnet.training.data.Idx;
@@ -46,6 +47,8 @@ final class DemoCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter o = spec.commandLine().getOut();
+    // Before anything is written: a run that cannot train must leave no directory behind.
+    OneDnnWeightCache.refuseForTraining(System.getenv());
     long t0 = System.nanoTime();
     if (Files.isRegularFile(out.resolve("run.json")) && Files.exists(out.resolve("checkpoints"))) {
       o.printf("replacing the previous demo run in %s%n", out);

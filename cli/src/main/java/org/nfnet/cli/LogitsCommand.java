@@ -10,6 +10,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.concurrent.Callable;
 import org.nfnet.savedmodel.NFNetModel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -31,11 +32,7 @@ final class LogitsCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, description = "Output: raw float32 little-endian [N, classes].")
   Path out;
 
-  @Option(names = "--freeze",
-      description = "Turn a variables export's weights into graph constants at load, so oneDNN"
-          + " caches its reordered filters: F0 batch-1 calls up to ~9%% faster in float32, ~20%% in bf16,"
-          + " for ~7x the resident memory (F0: ~4.8 GB instead of ~0.7 GB) and a slower first call.")
-  boolean freeze;
+  @Mixin FreezeOption freezing;
 
   @Override
   public Integer call() throws IOException {
@@ -48,7 +45,8 @@ final class LogitsCommand implements Callable<Integer> {
     }
     ByteBuffer in = ByteBuffer.wrap(Files.readAllBytes(input)).order(ByteOrder.LITTLE_ENDIAN);
     float[][] logits;
-    try (NFNetModel m = NFNetModel.load(model, NFNetModel.Options.defaults().withFreeze(freeze))) {
+    try (NFNetModel m = NFNetModel.load(model,
+        NFNetModel.Options.defaults().withFreeze(freezing.freeze))) {
       logits = m.logitsFromNormalized(in.asFloatBuffer(), s[0], s[1], s[2]);
     }
     ByteBuffer o = ByteBuffer.allocate(4 * logits.length * logits[0].length).order(ByteOrder.LITTLE_ENDIAN);

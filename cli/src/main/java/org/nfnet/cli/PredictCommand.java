@@ -13,6 +13,7 @@ import java.util.stream.IntStream;
 import org.nfnet.savedmodel.BadImageException;
 import org.nfnet.savedmodel.NFNetModel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -49,11 +50,7 @@ final class PredictCommand implements Callable<Integer> {
       description = "Larger files are refused without being read (default ${DEFAULT-VALUE} = 64 MB).")
   long maxImageBytes;
 
-  @Option(names = "--freeze",
-      description = "Turn a variables export's weights into graph constants at load, so oneDNN"
-          + " caches its reordered filters: F0 batch-1 calls up to ~9%% faster in float32, ~20%% in bf16,"
-          + " for ~7x the resident memory (F0: ~4.8 GB instead of ~0.7 GB) and a slower first call.")
-  boolean freeze;
+  @Mixin FreezeOption freezing;
 
   @Parameters(arity = "1..*", paramLabel = "IMAGE", description = "JPEG/PNG/GIF/BMP files, "
       + "directories of them, or quoted glob patterns ('photos/*.jpg').")
@@ -71,7 +68,8 @@ final class PredictCommand implements Callable<Integer> {
     }
     List<ImageInputs.Input> inputs = ImageInputs.expand(images, recursive);
     int failed = 0;
-    try (NFNetModel m = NFNetModel.load(model, NFNetModel.Options.defaults().withFreeze(freeze))) {
+    try (NFNetModel m = NFNetModel.load(model,
+        NFNetModel.Options.defaults().withFreeze(freezing.freeze))) {
       if (top > m.numClasses()) {
         throw new UserException("--top " + top + ": the model has " + m.numClasses() + " classes");
       }

@@ -9,7 +9,9 @@ import org.nfnet.savedmodel.NFNetModel;
 import org.nfnet.savedmodel.serving.HttpLimits;
 import org.nfnet.savedmodel.serving.NFNetServer;
 import org.nfnet.savedmodel.serving.ServedModel;
+import org.nfnet.training.OneDnnWeightCache;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code nfnet serve}: TF Serving's REST API for one exported model (one or more versions). */
@@ -60,14 +62,11 @@ final class ServeCommand implements Callable<Integer> {
       description = "Seconds allowed from a request's first byte to its last (default ${DEFAULT-VALUE}).")
   long requestTimeout;
 
-  @Option(names = "--freeze",
-      description = "Turn a variables export's weights into graph constants at load, so oneDNN"
-          + " caches its reordered filters: F0 batch-1 calls up to ~9%% faster in float32, ~20%% in bf16,"
-          + " for ~7x the resident memory (F0: ~4.8 GB instead of ~0.7 GB) and a slower first call.")
-  boolean freeze;
+  @Mixin FreezeOption freezing;
 
   @Override
   public Integer call() throws Exception {
+    boolean weightCache = OneDnnWeightCache.on(System.getenv());
     ServedModel.Policy policy = switch (versions) {
       case "latest" -> ServedModel.Policy.LATEST;
       case "all" -> ServedModel.Policy.ALL;
@@ -83,7 +82,7 @@ final class ServeCommand implements Callable<Integer> {
         .withTimeouts(Duration.ofSeconds(headerTimeout), Duration.ofSeconds(readTimeout),
             Duration.ofSeconds(requestTimeout));
     ServedModel served = ServedModel.load(name, model, policy, new NFNetModel.Options(null,
-        ImageDecoder.Limits.defaults().withMaxImageBytes(maxImageMb << 20), freeze));
+        ImageDecoder.Limits.defaults().withMaxImageBytes(maxImageMb << 20), freezing.freeze));
     NFNetServer server;
     try {
       server = NFNetServer.start(served, NFNetServer.Options.defaults().withHost(host).withPort(port).withHttp(http));
@@ -100,6 +99,10 @@ final class ServeCommand implements Callable<Integer> {
       stopped.countDown();
     }));
     served.versions().forEach((v, m) -> System.out.printf("version %d weights: %s%n", v, m.weights()));
+    System.out.printf("oneDNN weight cache: %s%n", weightCache
+        ? "on (one more copy of the weights per signature used; " + OneDnnWeightCache.VARIABLE
+            + "=0 turns it off)"
+        : "off (" + OneDnnWeightCache.VARIABLE + " unset or 0; the nfnet launcher sets it to 1)");
     System.out.printf("serving %s version%s %s at %s/v1/models/%s:predict  (Ctrl-C stops)%n", model,
         served.versions().size() > 1 ? "s" : "", served.versions().keySet(), server.baseUrl(), name);
     stopped.await();

@@ -14,6 +14,7 @@ import org.nfnet.training.FineTuning;
 import org.nfnet.training.LearningRateSchedule;
 import org.nfnet.training.OptimizerConfig;
 import org.nfnet.training.StretchedSchedule;
+import org.nfnet.training.OneDnnWeightCache;
 import org.nfnet.training.TrainStep;
 import org.nfnet.training.Trainer;
 import org.nfnet.training.TrainingConfig;
@@ -153,6 +154,8 @@ final class TrainCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter o = spec.commandLine().getOut();
+    // Before anything is written: a run that cannot train must leave no directory behind.
+    OneDnnWeightCache.refuseForTraining(System.getenv());
     if (!(progressSeconds > 0)) {
       throw new UserException("--progress-seconds must be > 0, got " + progressSeconds);
     }

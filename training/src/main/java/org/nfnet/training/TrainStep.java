@@ -189,6 +189,7 @@ public final class TrainStep implements AutoCloseable {
 
   /** Builds the graph and session; variables are uninitialised until {@link #initialize()} or a restore. */
   public static TrainStep create(NFNetConfig model, InputSource input, StepConfig config) {
+    OneDnnWeightCache.refuseForTraining(System.getenv());
     return new TrainStep(model, input, config);
   }
 

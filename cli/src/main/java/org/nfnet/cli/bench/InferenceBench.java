@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.nfnet.savedmodel.NFNetExporter;
 import org.nfnet.savedmodel.NFNetModel;
+import org.nfnet.training.OneDnnWeightCache;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.graph.Precision;
 import org.tensorflow.Result;
@@ -65,11 +66,20 @@ final class InferenceBench {
 
   private InferenceBench() {}
 
+  /** Records (and says, as a summary line) whether oneDNN's weight cache is on in this JVM. */
+  static String weightCache(ObjectNode r) {
+    boolean on = OneDnnWeightCache.on(System.getenv());
+    r.put("onednn_weight_cache", on);
+    return on ? "oneDNN weight cache on (" + OneDnnWeightCache.VARIABLE + "=1, as `nfnet logits`, "
+        + "`predict` and `serve` run)\n"
+        : "oneDNN weight cache off (" + OneDnnWeightCache.VARIABLE + " unset or 0)\n";
+  }
+
   static ObjectNode run(BenchSections.Settings s) throws Exception {
     NFNetConfig c = s.config();
     int res = c.testImsize();
     ObjectNode r = BenchSections.JSON.createObjectNode();
-    StringBuilder summary = new StringBuilder();
+    StringBuilder summary = new StringBuilder(weightCache(r));
     float[][] logits32 = null;
     float[][] logits16 = null;
     double gflop = BenchSections.gflopPerImage(c, res);

@@ -88,6 +88,7 @@ final class PyTorchBaseline {
         r.put("summary", summary.toString());
         return r;
       }
+      progress(summary, "ours: " + InferenceBench.weightCache(r));
       try (OnnxRuntimeBaseline ort = OnnxRuntimeBaseline.load(pt, s.workDir(), threads)) {
         r.set("onnx_export", ort.export());
         r.put("onnxruntime_parity_rel", ort.parity());
