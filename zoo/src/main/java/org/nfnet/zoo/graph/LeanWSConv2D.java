@@ -111,25 +111,40 @@ public final class LeanWSConv2D {
 
     Operand<TFloat32> dKernel;
     Operand<TFloat32> dg;
+    Operand<TFloat32> dBias;
     if (pointwise) {
       Operand<TInt32> inRows = tf.constant(new int[] {-1, (int) k[2]});
       Operand<TInt32> outRows = tf.constant(new int[] {-1, (int) k[3]});
       Operand<TFloat32> g2 = tf.reshape(g, inRows);
       Operand<TFloat32> dy2 = tf.reshape(dy, outRows);
       Operand<TFloat32> k2 = tf.reshape(kernel, tf.constant(new int[] {(int) k[2], (int) k[3]}));
-      dKernel = tf.reshape(matMul(tf, g2, dy2, bf16, true, false), kShape);
-      dg = tf.reshape(matMul(tf, dy2, k2, bf16, false, true), gShape);
+      if (bf16) {
+        // dy cast once for both products (each cast is a pass over the whole gradient).
+        Operand<TBfloat16> dyb = tf.dtypes.cast(dy2, TBfloat16.class);
+        dKernel = tf.reshape(tf.dtypes.cast(tf.linalg.matMul(tf.dtypes.cast(g2, TBfloat16.class),
+            dyb, MatMul.transposeA(true)), TFloat32.class), kShape);
+        dg = tf.reshape(tf.dtypes.cast(tf.linalg.matMul(dyb, tf.dtypes.cast(k2, TBfloat16.class),
+            MatMul.transposeB(true)), TFloat32.class), gShape);
+      } else {
+        dKernel = tf.reshape(tf.linalg.matMul(g2, dy2, MatMul.transposeA(true)), kShape);
+        dg = tf.reshape(tf.linalg.matMul(dy2, k2, MatMul.transposeB(true)), gShape);
+      }
+      dBias = tf.nn.biasAddGrad(dy);
     } else {
       List<Long> strides = List.of(1L, stride, stride, 1L);
       if (bf16) {
+        // The bias gradient of the same bf16 dy as the filter's, as autodiff of the bf16 forward
+        // pass has it: oneDNN then computes both in one kernel (Conv2DBackpropFilterWithBias).
         Operand<TBfloat16> dyb = tf.dtypes.cast(dy, TBfloat16.class);
         dKernel = tf.dtypes.cast(tf.nn.conv2dBackpropFilter(tf.dtypes.cast(g, TBfloat16.class),
             kShape, dyb, strides, "SAME"), TFloat32.class);
         dg = tf.dtypes.cast(tf.nn.conv2dBackpropInput(gShape,
             tf.dtypes.cast(kernel, TBfloat16.class), dyb, strides, "SAME"), TFloat32.class);
+        dBias = tf.dtypes.cast(tf.nn.biasAddGrad(dyb), TFloat32.class);
       } else {
         dKernel = tf.nn.conv2dBackpropFilter(g, kShape, dy, strides, "SAME");
         dg = tf.nn.conv2dBackpropInput(gShape, kernel, dy, strides, "SAME");
+        dBias = tf.nn.biasAddGrad(dy);
       }
     }
     FusedBatchNormGrad<TFloat32, TFloat32> bnGrad = tf.nn.fusedBatchNormGrad(
@@ -140,20 +155,8 @@ public final class LeanWSConv2D {
         FusedBatchNormGrad.isTraining(true), FusedBatchNormGrad.dataFormat("NHWC"));
     Operand<TFloat32> dw = tf.reshape(bnGrad.xBackprop(), kShape);
     Operand<TFloat32> da = gelu ? tf.math.mul(dg, RecomputedGelu.slope(tf, a)) : dg;
-    Operand<TFloat32> dBias = tf.nn.biasAddGrad(dy);
     // The first input is the StopGradient'ed forward value: whatever it gets goes no further.
     return List.of(dy, da, dw, bnGrad.scaleBackprop(), dBias);
-  }
-
-  /** {@code x * y} with the given transpositions, in bf16 when asked (result in float32). */
-  private static Operand<TFloat32> matMul(Ops tf, Operand<TFloat32> x, Operand<TFloat32> y,
-      boolean bf16, boolean transposeA, boolean transposeB) {
-    if (!bf16) {
-      return tf.linalg.matMul(x, y, MatMul.transposeA(transposeA), MatMul.transposeB(transposeB));
-    }
-    return tf.dtypes.cast(tf.linalg.matMul(tf.dtypes.cast(x, TBfloat16.class),
-        tf.dtypes.cast(y, TBfloat16.class), MatMul.transposeA(transposeA),
-        MatMul.transposeB(transposeB)), TFloat32.class);
   }
 
   /**
