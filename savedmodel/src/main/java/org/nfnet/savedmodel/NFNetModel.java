@@ -70,11 +70,8 @@ public final class NFNetModel implements AutoCloseable {
    * @param freeze turn a variables export's weights into graph constants after loading
    *     ({@link LoadTimeFreezing}): the frozen export's speed (F0 batch 1: +1–9% float32,
    *     +18–23% bf16) for about 7x the resident memory of variables (F0 float32: 4.8 GB
-   *     against 0.7 GB, BENCHMARKS.md) and a slower first call, so it is off by default. A
-   *     process that only runs inference gets most of that speed for one more copy of the
-   *     weights per signature used from oneDNN's weight cache instead: environment variable
-   *     {@code TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1}, set before TensorFlow loads (never in a
-   *     process that trains; README, "Serving").
+   *     against 0.7 GB) and a slower first call, so it is off by default; an inference-only
+   *     process gets most of that speed from {@code TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1} (README).
    *     Skipped, with {@link #weights()} saying why, when the graph does not allow it.
    */
   public record Options(org.tensorflow.proto.ConfigProto config, ImageDecoder.Limits imageLimits,
