@@ -5,9 +5,9 @@ import picocli.CommandLine.Option;
 /** {@code --freeze}, for the commands that load an export to run it: logits, predict, serve. */
 final class FreezeOption {
   @Option(names = "--freeze",
-      description = "Turn a variables export's weights into graph constants at load. Beside oneDNN's"
-          + " weight cache, which the nfnet launcher turns on for this command, it gains ~0-2%% in"
-          + " float32 and ~7-12%% in bf16 at batch 1 (F0), for ~5x the resident memory (F0: ~4.8 GB"
-          + " instead of ~1.0 GB) and a first call of ~8 s.")
+      description = "Turn a variables export's weights into graph constants at load. Beside"
+          + " oneDNN's weight cache, which the nfnet launcher turns on for this command, it gains"
+          + " ~0-2%% in float32 and ~7-12%% in bf16 at batch 1 (F0), for ~5x the resident memory"
+          + " (F0: ~4.8 GB instead of ~1.0 GB) and a first call of ~8 s.")
   boolean freeze;
 }
