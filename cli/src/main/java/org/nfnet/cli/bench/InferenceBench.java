@@ -70,8 +70,9 @@ final class InferenceBench {
   static String weightCache(ObjectNode r) {
     boolean on = OneDnnWeightCache.on(System.getenv());
     r.put("onednn_weight_cache", on);
-    return on ? "oneDNN weight cache on (" + OneDnnWeightCache.VARIABLE + "=1, as `nfnet logits`, "
-        + "`predict` and `serve` run)\n"
+    return on ? "oneDNN weight cache on (" + OneDnnWeightCache.VARIABLE + "="
+        + System.getenv(OneDnnWeightCache.VARIABLE)
+        + ", as `nfnet logits`, `predict` and `serve` run)\n"
         : "oneDNN weight cache off (" + OneDnnWeightCache.VARIABLE + " unset or 0)\n";
   }
 

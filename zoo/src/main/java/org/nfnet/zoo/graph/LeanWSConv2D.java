@@ -104,7 +104,8 @@ public final class LeanWSConv2D {
     long fanIn = k[0] * k[1] * k[2];
     FusedBatchNorm<TFloat32, TFloat32> bn = FusedWeightStandardization.batchNorm(tf, w, scale,
         fanIn);
-    Operand<TInt32> kShape = tf.shape(w);
+    Operand<TInt32> kShape = tf.constant(new int[] {(int) k[0], (int) k[1], (int) k[2],
+        (int) k[3]});
     Operand<TInt32> gShape = tf.shape(a);
     Operand<TFloat32> kernel = tf.reshape(bn.y(), kShape);
     Operand<TFloat32> g = gelu ? Activations.geluTanh(tf, a, 1.0f) : a;
