@@ -1,13 +1,16 @@
 package org.nfnet.savedmodel;
 
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.nfnet.zoo.ParameterSpec;
 import org.nfnet.zoo.graph.ParameterInit;
 import org.nfnet.zoo.graph.ParameterSource;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -21,6 +24,7 @@ import org.tensorflow.types.TFloat32;
 abstract class ExportWeights implements ParameterSource {
   private final Map<String, ParameterSpec> expected = new LinkedHashMap<>();
   private final Map<String, Operand<TFloat32>> requested = new LinkedHashMap<>();
+  private final Map<String, Operand<TBfloat16>> storedBf16 = new HashMap<>();
   private final boolean folded;
 
   /**
@@ -52,6 +56,19 @@ abstract class ExportWeights implements ParameterSource {
     Operand<TFloat32> t = create(module, spec);
     requested.put(spec.haikuKey(), t);
     return t;
+  }
+
+  /**
+   * Records that the float32 tensor {@link #create} returned for {@code spec} is the cast of this
+   * stored bfloat16 one (see {@link ParameterSource#bf16}).
+   */
+  final void storedInBf16(ParameterSpec spec, Operand<TBfloat16> stored) {
+    storedBf16.put(spec.haikuKey(), stored);
+  }
+
+  @Override
+  public final Optional<Operand<TBfloat16>> bf16(ParameterSpec spec) {
+    return Optional.ofNullable(storedBf16.get(spec.haikuKey()));
   }
 
   /** The tensor the first network copy got for this parameter. */

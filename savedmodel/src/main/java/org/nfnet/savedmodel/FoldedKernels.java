@@ -88,6 +88,27 @@ public final class FoldedKernels implements AutoCloseable {
   }
 
   /**
+   * Haiku keys of the folded parameters a bf16 graph reads only through bf16 convolutions, which a
+   * bf16 export therefore stores in bfloat16: every {@code w_hat} and the {@code bias} of its
+   * convolution (the rest, squeeze-excite and classifier, runs in float32).
+   */
+  public static Set<String> bf16Parameters(List<ParameterSpec> folded) {
+    Set<String> convs = new HashSet<>();
+    for (ParameterSpec p : folded) {
+      if (p.name().equals(WSConv2D.FOLDED_KERNEL)) {
+        convs.add(p.module());
+      }
+    }
+    Set<String> keys = new HashSet<>();
+    for (ParameterSpec p : folded) {
+      if (convs.contains(p.module())) {
+        keys.add(p.haikuKey());
+      }
+    }
+    return keys;
+  }
+
+  /**
    * Values for a folded graph from raw (Haiku) values: {@code w_hat} specs are computed from the
    * module's {@code w} and {@code gain}, everything else is passed through.
    */

@@ -9,6 +9,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
 import java.util.function.Function;
 import java.util.stream.Stream;
 import org.nfnet.zoo.NFNetConfig;
@@ -34,6 +36,7 @@ import org.tensorflow.op.nn.TopK;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.proto.GraphOptions;
 import org.tensorflow.proto.RewriterConfig;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TString;
@@ -131,8 +134,10 @@ public final class NFNetExporter {
   }
 
   /**
-   * Convolution precision of the exported graph. {@link Precision#BFLOAT16} keeps float32 weights
-   * in the checkpoint and casts at the convolutions (fast on CPUs with AMX/AVX512-BF16).
+   * Convolution precision of the exported graph. {@link Precision#BFLOAT16} runs the convolutions
+   * in bf16 (fast on CPUs with AMX/AVX512-BF16); a folded variables export then stores their
+   * kernels and biases in bfloat16 (half the checkpoint; nothing to cast per call), the rest of
+   * the weights in float32.
    */
   public NFNetExporter precision(Precision precision) {
     this.precision = precision;
@@ -275,7 +280,8 @@ public final class NFNetExporter {
         } else {
           // Variables first, streamed in one parameter at a time while the graph is still small
           // (see PreloadedVariables): peak host memory is the variables plus one parameter.
-          PreloadedVariables pv = new PreloadedVariables(g, specs, fold);
+          PreloadedVariables pv = new PreloadedVariables(g, specs, fold,
+              bf16Storage() ? FoldedKernels.bf16Parameters(specs) : Set.of());
           pv.load(s, source);
           vars = pv;
         }
@@ -293,7 +299,12 @@ public final class NFNetExporter {
       Files.writeString(labelsPath, String.join("\n", names) + "\n");
       Map<String, Object> extras = new java.util.LinkedHashMap<>(cardExtras);
       extras.put("conv_precision", precision.name().toLowerCase(java.util.Locale.ROOT));
-      extras.put("weights", frozen ? "graph constants (frozen)" : "variables");
+      extras.put("weights", frozen ? "graph constants (frozen)"
+          : bf16Storage() ? "variables (convolution kernels and biases in bfloat16)" : "variables");
+      if (precision == Precision.BFLOAT16) {
+        extras.put("numerics", "bfloat16 convolutions" + (fold ? " on pre-standardized kernels"
+            : "") + ", float32 elsewhere; logits within ~1% of float32's range (Bf16AgreementTest)");
+      }
       ModelCard.write(tmp, config, new EvalPreprocessing(config.testImsize(), cropPadding), fold, k,
           NFNetStructure.parameterCount(config), stored, extras);
       out.commit();
@@ -302,6 +313,15 @@ public final class NFNetExporter {
     }
     return new Result(target, sizeOf(target), (System.nanoTime() - t0) / 1_000_000, fold,
         NFNetStructure.parameterCount(config), stored, frozen);
+  }
+
+  /**
+   * Whether a folded bf16 export's convolution kernels and biases, which its graph only ever casts
+   * to bf16, are stored in bfloat16 (same values, half the bytes, no per-call cast). Frozen exports
+   * keep float32 constants: Grappler folds their casts once at load.
+   */
+  private boolean bf16Storage() {
+    return precision == Precision.BFLOAT16 && fold && !frozen;
   }
 
   /**
@@ -351,6 +371,11 @@ public final class NFNetExporter {
       @Override
       public Operand<TFloat32> get(Ops module, ParameterSpec spec, ParameterInit init) {
         return vars.read(spec.haikuKey());
+      }
+
+      @Override
+      public Optional<Operand<TBfloat16>> bf16(ParameterSpec spec) {
+        return vars.bf16(spec);
       }
 
       @Override

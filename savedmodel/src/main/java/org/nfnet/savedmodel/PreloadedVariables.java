@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 import org.nfnet.zoo.ParameterSpec;
 import org.tensorflow.Graph;
@@ -18,6 +19,8 @@ import org.tensorflow.op.Scope;
 import org.tensorflow.op.core.Assign;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
+import org.tensorflow.op.dtypes.Cast;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -39,11 +42,16 @@ import org.tensorflow.types.TFloat32;
  * (variables named {@link ParameterSpec#tfName()}, loaders {@code <name>_value} and
  * {@code <name>_load}; checked node by node and byte for byte on T0 and F0).
  *
+ * <p>Parameters listed as bfloat16 (the convolution kernels and biases of a bf16 export, see
+ * {@link FoldedKernels#bf16Parameters}) are {@code DT_BFLOAT16} variables, rounded from the
+ * float32 values by TF's own {@code Cast} as they are loaded: the same values the bf16 graph used
+ * to cast on every call, in half the bytes and with no cast left at serving time.
+ *
  * <p>The network must request exactly the preloaded parameters: an unknown or misshapen request
  * fails while the graph is built, and {@link #checkAllRequested()} catches unused ones.
  */
 final class PreloadedVariables extends ExportWeights {
-  private record Slot(ParameterSpec spec, Variable<TFloat32> variable, Placeholder<TFloat32> value,
+  private record Slot(ParameterSpec spec, Variable<?> variable, Placeholder<TFloat32> value,
       Op assign) {}
 
   private final Map<String, Slot> slots = new LinkedHashMap<>();
@@ -52,8 +60,9 @@ final class PreloadedVariables extends ExportWeights {
    * Adds a variable and its loader per spec to {@code g}, which must not hold any of these names.
    *
    * @param folded whether the specs are those of a folded graph (see {@link FoldedKernels})
+   * @param bf16 Haiku keys of the parameters stored in bfloat16
    */
-  PreloadedVariables(Graph g, List<ParameterSpec> specs, boolean folded) {
+  PreloadedVariables(Graph g, List<ParameterSpec> specs, boolean folded, Set<String> bf16) {
     super(specs, folded);
     // A root scope of our own, not the graph's shared base scope (Ops.create(g)): taking the
     // sub-scope "NFNet" there would make the network built later land in "NFNet_1".
@@ -63,14 +72,26 @@ final class PreloadedVariables extends ExportWeights {
       String name = spec.tfName();
       Scope module = scopeOf(root, scopes, name.substring(0, name.lastIndexOf('/')));
       String leaf = spec.name();
-      Variable<TFloat32> v = Variable.create(module.withName(leaf), Shape.of(spec.shape()), TFloat32.class);
+      Placeholder<TFloat32> p = Placeholder.create(module.withName(leaf + "_value"), TFloat32.class,
+          Placeholder.shape(Shape.of(spec.shape())));
+      Variable<?> v;
+      Op assign;
+      if (bf16.contains(spec.haikuKey())) {
+        Variable<TBfloat16> v16 = Variable.create(module.withName(leaf), Shape.of(spec.shape()),
+            TBfloat16.class);
+        assign = Assign.create(module.withName(leaf + "_load"), v16,
+            Cast.create(module.withName(leaf + "_rounded"), p, TBfloat16.class));
+        v = v16;
+      } else {
+        Variable<TFloat32> v32 = Variable.create(module.withName(leaf), Shape.of(spec.shape()),
+            TFloat32.class);
+        assign = Assign.create(module.withName(leaf + "_load"), v32, p);
+        v = v32;
+      }
       if (!v.op().name().equals(name)) {
         throw new IllegalStateException("variable for " + spec.haikuKey() + " was named "
             + v.op().name() + ", expected " + name);
       }
-      Placeholder<TFloat32> p = Placeholder.create(module.withName(leaf + "_value"), TFloat32.class,
-          Placeholder.shape(Shape.of(spec.shape())));
-      Op assign = Assign.create(module.withName(leaf + "_load"), v, p);
       if (slots.put(spec.haikuKey(), new Slot(spec, v, p, assign)) != null) {
         throw new IllegalArgumentException("parameter " + spec.haikuKey() + " listed twice");
       }
@@ -107,9 +128,20 @@ final class PreloadedVariables extends ExportWeights {
     }
   }
 
-  /** The variable's read for the network: {@code <module>/<name>_read}. */
+  /**
+   * The variable's read for the network: {@code <module>/<name>_read}; for a bfloat16 variable,
+   * its float32 cast {@code <name>_float32}, which bf16 convolutions skip for the read itself.
+   */
   @Override
+  @SuppressWarnings("unchecked")
   Operand<TFloat32> create(Ops module, ParameterSpec spec) {
-    return module.withName(spec.name() + "_read").identity(slots.get(spec.haikuKey()).variable());
+    Variable<?> v = slots.get(spec.haikuKey()).variable();
+    if (v.type() == TBfloat16.class) {
+      Operand<TBfloat16> read = module.withName(spec.name() + "_read")
+          .identity((Variable<TBfloat16>) v);
+      storedInBf16(spec, read);
+      return module.withName(spec.name() + "_float32").dtypes.cast(read, TFloat32.class);
+    }
+    return module.withName(spec.name() + "_read").identity((Variable<TFloat32>) v);
   }
 }

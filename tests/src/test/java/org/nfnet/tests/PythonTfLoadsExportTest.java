@@ -31,6 +31,7 @@ import org.nfnet.converters.ReadOptions;
 import org.nfnet.savedmodel.NFNetExporter;
 import org.nfnet.testing.SharedFixtures;
 import org.nfnet.zoo.NFNetConfig;
+import org.nfnet.zoo.graph.Precision;
 import org.tensorflow.Result;
 import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Tensor;
@@ -46,7 +47,8 @@ import org.tensorflow.types.TUint8;
  * Python TensorFlow loads our exports: the T0 fixture weights of DeepMind's case 0 are exported
  * from Java, loaded with {@code tf.saved_model.load} in Python, and every signature is
  * called there and in Java on the same inputs. Each output must agree, and Python's
- * {@code logits_from_normalized} must reproduce DeepMind's JAX logits for the fixture input.
+ * {@code logits_from_normalized} must reproduce DeepMind's JAX logits for the fixture input. The
+ * same for a bf16 export, whose convolution parameters are bfloat16 variables.
  *
  * <p>Python comes from {@code -Dnfnet.python}, {@code $NFNET_PYTHON}, the virtualenv that
  * {@code .ci/install-deps} creates ({@code ~/.cache/nfnet-venv}) or {@code python3}; the test is
@@ -112,10 +114,42 @@ class PythonTfLoadsExportTest {
     json.writeValue(io.resolve("inputs.json").toFile(), manifest);
 
     JsonNode py = json.readTree(runPython(python, export, io));
+    compareWithJava(export, py, n, res, pixels, normalized, pngBytes);
+
+    // Python's logits_from_normalized against DeepMind's JAX logits (and pooled features).
+    JsonNode lfn = py.get("outputs").get("logits_from_normalized");
+    double eLogits = SharedFixtures.relativeMaxError(case0.get("logits"),
+        floats(lfn.get("logits").get("values")), t0.numClasses());
+    double ePool = SharedFixtures.relativeMaxError(case0.get("pool"),
+        floats(lfn.get("pooled").get("values")), t0.finalChannels());
+    System.out.printf("Python TF %s vs DeepMind: logits %.3g, pooled %.3g of max|ref|%n",
+        py.get("tf_version").asText(), eLogits, ePool);
+    assertTrue(eLogits <= DEEPMIND_TOLERANCE, "Python logits off DeepMind's by " + eLogits);
+    assertTrue(ePool <= DEEPMIND_TOLERANCE, "Python pooled off DeepMind's by " + ePool);
+
+    // A bf16 export keeps its convolution kernels and biases in bfloat16 variables: Python TF
+    // loads those too, and computes what Java does; against DeepMind's float32 logits the error is
+    // bf16-sized (Bf16AgreementTest's bounds).
+    Path export16 = tmp.resolve("t0_bf16");
+    try (ConversionInput in = ConversionInput.open(SharedFixtures.t0().resolve("t0_seed5_release.pkl"), t0,
+        ReadOptions.defaults(), true)) {
+      new NFNetExporter(t0).parameters(in.float32Tensors()).precision(Precision.BFLOAT16)
+          .export(export16);
+    }
+    JsonNode py16 = json.readTree(runPython(python, export16, io));
+    compareWithJava(export16, py16, n, res, pixels, normalized, pngBytes);
+    double e16 = SharedFixtures.relativeMaxError(case0.get("logits"), floats(py16.get("outputs")
+        .get("logits_from_normalized").get("logits").get("values")), t0.numClasses());
+    System.out.printf("Python TF, bf16 export vs DeepMind: logits %.3g of max|ref|%n", e16);
+    assertTrue(e16 < 0.0125 && e16 > 1e-3, "bf16 logits off DeepMind's by " + e16);
+  }
+
+  /** Every signature's outputs in Java equal Python's ({@code py}) for the same inputs. */
+  private static void compareWithJava(Path export, JsonNode py, int n, int res, byte[] pixels,
+      Path normalized, List<byte[]> pngBytes) throws IOException {
     Set<String> pySignatures = new TreeSet<>();
     py.get("signatures").forEach(s -> pySignatures.add(s.asText()));
     assertTrue(pySignatures.containsAll(SIGNATURES), "Python TF " + py.get("tf_version") + " sees " + pySignatures);
-
     try (SavedModelBundle bundle = SavedModelBundle.load(export.toString(), NFNetExporter.TAG);
         TUint8 images = TUint8.tensorOf(Shape.of(n, res, res, 3), DataBuffers.of(pixels, true, false));
         TFloat32 norm = TFloat32.tensorOf(Shape.of(n, res, res, 3),
@@ -139,17 +173,6 @@ class PythonTfLoadsExportTest {
         }
       }
     }
-
-    // Python's logits_from_normalized against DeepMind's JAX logits (and pooled features).
-    JsonNode lfn = py.get("outputs").get("logits_from_normalized");
-    double eLogits = SharedFixtures.relativeMaxError(case0.get("logits"),
-        floats(lfn.get("logits").get("values")), t0.numClasses());
-    double ePool = SharedFixtures.relativeMaxError(case0.get("pool"),
-        floats(lfn.get("pooled").get("values")), t0.finalChannels());
-    System.out.printf("Python TF %s vs DeepMind: logits %.3g, pooled %.3g of max|ref|%n",
-        py.get("tf_version").asText(), eLogits, ePool);
-    assertTrue(eLogits <= DEEPMIND_TOLERANCE, "Python logits off DeepMind's by " + eLogits);
-    assertTrue(ePool <= DEEPMIND_TOLERANCE, "Python pooled off DeepMind's by " + ePool);
   }
 
   private static void compare(String what, Tensor java, JsonNode py) {
@@ -239,7 +262,7 @@ class PythonTfLoadsExportTest {
   private String runPython(String python, Path export, Path io) throws Exception {
     Path script = tmp.resolve("call_signatures.py");
     try (InputStream in = getClass().getResourceAsStream("/python/call_signatures.py")) {
-      Files.copy(in, script);
+      Files.copy(in, script, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
     Path stderr = tmp.resolve("python.err");
     Process p = new ProcessBuilder(python, script.toString(), export.toString(), io.toString())

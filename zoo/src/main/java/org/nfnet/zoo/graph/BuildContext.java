@@ -71,6 +71,8 @@ final class BuildContext {
   Operand<TFloat32> param(String module, String name, long[] shape, ParameterInit init) {
     ParameterSpec spec = new ParameterSpec(module, name, shape);
     requested.add(spec);
-    return params.get(scope(module), spec, init);
+    Operand<TFloat32> value = params.get(scope(module), spec, init);
+    params.bf16(spec).ifPresent(stored -> rememberBf16(value, stored));
+    return value;
   }
 }

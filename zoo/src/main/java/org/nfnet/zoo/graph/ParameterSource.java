@@ -1,8 +1,10 @@
 package org.nfnet.zoo.graph;
 
+import java.util.Optional;
 import org.nfnet.zoo.ParameterSpec;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -29,5 +31,15 @@ public interface ParameterSource {
    */
   default boolean foldedKernels() {
     return false;
+  }
+
+  /**
+   * The bfloat16 tensor this source stores for {@code spec}, when it stores that parameter in
+   * bfloat16 (the convolution kernels and biases of bf16 serving exports): the float32 tensor
+   * {@link #get} returned for it is then that tensor's exact cast, and a bf16 convolution reads
+   * this one instead of casting back on every call. Asked after {@link #get}.
+   */
+  default Optional<Operand<TBfloat16>> bf16(ParameterSpec spec) {
+    return Optional.empty();
   }
 }

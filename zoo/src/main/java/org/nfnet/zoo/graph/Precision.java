@@ -9,7 +9,9 @@ import java.util.Locale;
  * standardization, activations, squeeze-excite, pooling, head), and casts only each convolution's
  * input and standardized kernel to bfloat16, casting the result back to float32. Convolutions are
  * where nearly all the multiply-accumulates are, and where oneDNN has fast bf16 kernels (AMX /
- * AVX512-BF16 on recent Xeons); element-wise ops gain nothing from bf16 on CPU.
+ * AVX512-BF16 on recent Xeons); element-wise ops gain nothing from bf16 on CPU. A source that
+ * already stores a convolution's kernel and bias in bfloat16 ({@link ParameterSource#bf16}, a
+ * bf16 serving export) is read as stored, with no cast.
  */
 public enum Precision {
   FLOAT32,

@@ -106,9 +106,8 @@ public final class WSConv2D {
     if (ctx.precision == Precision.BFLOAT16) {
       // Conv + bias in bf16 so oneDNN fuses them; the result is bf16-accurate either way.
       Operand<TBfloat16> y = tf.nn.biasAdd(
-          tf.nn.conv2d(ctx.bf16(tf, x), tf.dtypes.cast(kernelHat, TBfloat16.class),
-              strides, "SAME"),
-          tf.dtypes.cast(bias, TBfloat16.class));
+          tf.nn.conv2d(ctx.bf16(tf, x), ctx.bf16(tf, kernelHat), strides, "SAME"),
+          ctx.bf16(tf, bias));
       return tf.dtypes.cast(y, TFloat32.class);
     }
     return tf.nn.biasAdd(tf.nn.conv2d(x, kernelHat, strides, "SAME"), bias);
@@ -132,14 +131,15 @@ public final class WSConv2D {
   private static Operand<TFloat32> pointwise(BuildContext ctx, Ops tf, Operand<TFloat32> x,
       Operand<TFloat32> kernelHat, Operand<TFloat32> bias, int in, int out, boolean fusedGelu) {
     Operand<TInt32> rows = tf.constant(new int[] {-1, in});
-    Operand<TFloat32> w = tf.reshape(kernelHat, tf.constant(new int[] {in, out}));
+    Operand<TInt32> inOut = tf.constant(new int[] {in, out});
     Operand<TInt32> outShape = tf.concat(List.of(
         tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {3})),
         tf.constant(new int[] {out})), tf.constant(0));
     if (ctx.precision == Precision.BFLOAT16) {
       Operand<TBfloat16> y = tf.nn.biasAdd(
-          tf.linalg.matMul(tf.reshape(ctx.bf16(tf, x), rows), tf.dtypes.cast(w, TBfloat16.class)),
-          tf.dtypes.cast(bias, TBfloat16.class));
+          tf.linalg.matMul(tf.reshape(ctx.bf16(tf, x), rows),
+              tf.reshape(ctx.bf16(tf, kernelHat), inOut)),
+          ctx.bf16(tf, bias));
       if (fusedGelu) {
         y = Activations.geluTanhFusible(tf, y, TBfloat16.class);
       }
@@ -149,7 +149,8 @@ public final class WSConv2D {
       ctx.rememberBf16(result, y4);
       return result;
     }
-    Operand<TFloat32> y = tf.nn.biasAdd(tf.linalg.matMul(tf.reshape(x, rows), w), bias);
+    Operand<TFloat32> y = tf.nn.biasAdd(
+        tf.linalg.matMul(tf.reshape(x, rows), tf.reshape(kernelHat, inOut)), bias);
     if (fusedGelu) {
       y = Activations.geluTanhFusible(tf, y, TFloat32.class);
     }
