@@ -48,12 +48,15 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(names = "--no-fold", description = "Keep w/gain and standardize at run time instead of exporting folded kernels.")
   boolean noFold;
 
-  @Option(names = "--frozen", description = "Store the weights as graph constants instead of variables: faster CPU "
-      + "inference (cached oneDNN filters), GraphDef as large as the weights (models up to F5), nothing to fine-tune from.")
+  @Option(names = "--frozen", description = "Store the weights as graph constants instead of"
+      + " variables: oneDNN caches their reordered filters in any runtime (nfnet logits/predict/serve"
+      + " get that for variables too), GraphDef as large as the weights (models up to F5), ~4x the"
+      + " memory, nothing to fine-tune from.")
   boolean frozen;
 
   @Option(names = "--precision", defaultValue = "float32",
-      description = "Convolution precision of the exported graph: float32 or bfloat16 (weights stay float32).")
+      description = "Convolution precision of the exported graph: float32 or bfloat16 (convolution"
+          + " kernels and biases then stored in bfloat16, the other weights in float32).")
   String precision;
 
   @Option(names = "--labels", description = "Label file (one class name per line) for non-ImageNet heads.")

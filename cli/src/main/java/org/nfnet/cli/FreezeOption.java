@@ -7,7 +7,7 @@ final class FreezeOption {
   @Option(names = "--freeze",
       description = "Turn a variables export's weights into graph constants at load. Beside"
           + " oneDNN's weight cache, which the nfnet launcher turns on for this command, it gains"
-          + " ~0-2%% in float32 and ~7-12%% in bf16 at batch 1 (F0), for ~5x the resident memory"
+          + " ~0-3%% at batch 1 (F0, float32 and bf16), for ~5x the resident memory"
           + " (F0: ~4.8 GB instead of ~1.0 GB) and a first call of ~8 s.")
   boolean freeze;
 }

@@ -68,10 +68,10 @@ public final class NFNetModel implements AutoCloseable {
    * @param config session config (thread pools, graph optimizer options); null: TF's defaults
    * @param imageLimits bounds applied to input images
    * @param freeze turn a variables export's weights into graph constants after loading
-   *     ({@link LoadTimeFreezing}): the frozen export's speed (F0 batch 1: +1–9% float32,
-   *     +18–23% bf16) for about 7x the resident memory of variables (F0 float32: 4.8 GB
-   *     against 0.7 GB) and a slower first call, so it is off by default; an inference-only
-   *     process gets most of that speed from {@code TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1} (README).
+   *     ({@link LoadTimeFreezing}): the frozen export's speed (F0 batch 1, without oneDNN's
+   *     weight cache: +1–9% float32) for about 7x the resident memory of variables (F0 float32:
+   *     4.8 GB against 0.7 GB) and a slower first call, so it is off by default; an inference-only
+   *     process gets that speed from {@code TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1} (README).
    *     Skipped, with {@link #weights()} saying why, when the graph does not allow it.
    */
   public record Options(org.tensorflow.proto.ConfigProto config, ImageDecoder.Limits imageLimits,
