@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -14,6 +15,7 @@ import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
 import org.nfnet.zoo.ParameterSpec;
 import org.nfnet.zoo.graph.Precision;
+import org.tensorflow.GraphOperation;
 import org.tensorflow.Result;
 import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.Shape;
@@ -97,6 +99,16 @@ class Bf16ExportTest {
         }
         assertTrue(casts > 0, "the trace should list the activations' casts");
       }
+      // Nor in the encoded signature's network copy: nothing reads a stored kernel's float32 cast.
+      int stored = 0;
+      for (Iterator<GraphOperation> it = m.graph().operations(); it.hasNext(); ) {
+        GraphOperation op = it.next();
+        if (op.name().endsWith("_float32")) {
+          stored++;
+          assertEquals(0, op.numConsumers(), op.name() + " is read");
+        }
+      }
+      assertTrue(stored > 0, "the export should have bfloat16 parameters");
     }
     float[][] frozenLogits;
     float[][] frozenAtLoad;
