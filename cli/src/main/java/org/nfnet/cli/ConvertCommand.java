@@ -11,6 +11,7 @@ import org.nfnet.savedmodel.NFNetExporter;
 import org.nfnet.savedmodel.WeightsExport;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
+import org.nfnet.zoo.graph.Precision;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -74,6 +75,12 @@ final class ConvertCommand implements Callable<Integer> {
           + "; choose an output directory that does not hold them");
     }
     ExportDirectory.check(out, force);
+    Precision convPrecision;
+    try {
+      convPrecision = Precision.parse(precision);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--precision: " + e.getMessage(), e);
+    }
     NFNetConfig given = null;
     if (!variant.equalsIgnoreCase("auto")) {
       given = NFNetConfig.resolve(variant);
@@ -97,7 +104,7 @@ final class ConvertCommand implements Callable<Integer> {
           .parameters(in.float32Tensors())
           .fold(!noFold)
           .frozen(frozen)
-          .precision(org.nfnet.zoo.graph.Precision.parse(precision))
+          .precision(convPrecision)
           .force(force)
           .modelCard(card(config));
       if (labels != null) {
@@ -113,8 +120,10 @@ final class ConvertCommand implements Callable<Integer> {
       } finally {
         removeHook(cleanup);
       }
-      System.out.printf("wrote %s (%.1f MB, %s kernels) in %.1f s%n", r.dir(), r.bytes() / 1e6,
-          r.folded() ? "folded" : "unfolded", (System.nanoTime() - t0) / 1e9);
+      System.out.printf("wrote %s (%.1f MB, %s kernels, %s convolutions) in %.1f s%n", r.dir(),
+          r.bytes() / 1e6, r.folded() ? "folded" : "unfolded",
+          convPrecision == Precision.BFLOAT16 ? "bfloat16" : "float32",
+          (System.nanoTime() - t0) / 1e9);
     }
     return 0;
   }

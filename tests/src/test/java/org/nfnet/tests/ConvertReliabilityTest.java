@@ -225,6 +225,11 @@ class ConvertReliabilityTest {
     Run noVariant = run("convert", "--weights", RELEASE.toString(), "--out", tmp.resolve("m").toString());
     assertEquals(2, noVariant.code());
     assertTrue(noVariant.out().contains("--variant FILE.json"), noVariant.out());
+
+    Run precision = run("convert", "--weights", RELEASE.toString(), "--variant", v,
+        "--precision", "bf17", "--out", tmp.resolve("m").toString());
+    assertEquals(2, precision.code());
+    assertTrue(precision.out().contains("--precision: unknown precision 'bf17'"), precision.out());
     assertFalse(Files.exists(tmp.resolve("m")));
   }
 }
