@@ -51,8 +51,8 @@ final class ConvertCommand implements Callable<Integer> {
 
   @Option(names = "--frozen", description = "Store the weights as graph constants instead of"
       + " variables: oneDNN caches their reordered filters in any runtime (nfnet logits/predict/serve"
-      + " get that for variables too), GraphDef as large as the weights (models up to F5), ~4x the"
-      + " memory, nothing to fine-tune from.")
+      + " get that for variables too), GraphDef as large as the weights (float32 up to F5, bfloat16"
+      + " up to F6), ~4x the memory, nothing to fine-tune from.")
   boolean frozen;
 
   @Option(names = "--precision", defaultValue = "float32",

@@ -135,9 +135,9 @@ public final class NFNetExporter {
 
   /**
    * Convolution precision of the exported graph. {@link Precision#BFLOAT16} runs the convolutions
-   * in bf16 (fast on CPUs with AMX/AVX512-BF16); a folded variables export then stores their
-   * kernels and biases in bfloat16 (half the checkpoint; nothing to cast per call), the rest of
-   * the weights in float32.
+   * in bf16 (fast on CPUs with AMX/AVX512-BF16); a folded export then stores their kernels and
+   * biases in bfloat16 (variables or constants: half the bytes, nothing to cast per call), the
+   * rest of the weights in float32.
    */
   public NFNetExporter precision(Precision precision) {
     this.precision = precision;
@@ -165,9 +165,9 @@ public final class NFNetExporter {
 
   /**
    * Store the weights as graph constants instead of checkpoint variables (default false). Faster
-   * CPU inference (oneDNN caches constant filters; bf16 casts are folded once), at the cost of a
-   * GraphDef as large as the weights (models up to F5) and no variables to
-   * fine-tune from. See {@link FrozenWeights}.
+   * CPU inference where oneDNN's weight cache is off (oneDNN caches constant filters on its own),
+   * at the cost of a GraphDef as large as the weights (float32 up to F5, bf16 up to F6) and no
+   * variables to fine-tune from. See {@link FrozenWeights}.
    */
   public NFNetExporter frozen(boolean frozen) {
     this.frozen = frozen;
@@ -269,19 +269,20 @@ public final class NFNetExporter {
     long stored;
     try {
       try (Graph g = new Graph(); Session s = new Session(g, LOAD_AND_SAVE);
-          FoldedKernels folder = new FoldedKernels(config)) {
+          FoldedKernels folder = new FoldedKernels(config);
+          Bfloat16Rounding rounding = new Bfloat16Rounding()) {
         List<ParameterSpec> raw = NFNetStructure.parameters(config);
         List<ParameterSpec> specs = fold ? FoldedKernels.foldedSpecs(raw) : raw;
         Function<ParameterSpec, TFloat32> source = fold ? folder.values(values) : values;
+        Set<String> bf16 = bf16Storage() ? FoldedKernels.bf16Parameters(specs) : Set.of();
         ExportWeights vars;
         if (frozen) {
           // Constants are created (and their host tensors closed) as the network asks for them.
-          vars = new FrozenWeights(specs, source, fold);
+          vars = new FrozenWeights(specs, source, fold, bf16, rounding);
         } else {
           // Variables first, streamed in one parameter at a time while the graph is still small
           // (see PreloadedVariables): peak host memory is the variables plus one parameter.
-          PreloadedVariables pv = new PreloadedVariables(g, specs, fold,
-              bf16Storage() ? FoldedKernels.bf16Parameters(specs) : Set.of());
+          PreloadedVariables pv = new PreloadedVariables(g, specs, fold, bf16);
           pv.load(s, source);
           vars = pv;
         }
@@ -299,8 +300,8 @@ public final class NFNetExporter {
       Files.writeString(labelsPath, String.join("\n", names) + "\n");
       Map<String, Object> extras = new java.util.LinkedHashMap<>(cardExtras);
       extras.put("conv_precision", precision.name().toLowerCase(java.util.Locale.ROOT));
-      extras.put("weights", frozen ? "graph constants (frozen)"
-          : bf16Storage() ? "variables (convolution kernels and biases in bfloat16)" : "variables");
+      extras.put("weights", (frozen ? "graph constants (frozen)" : "variables")
+          + (bf16Storage() ? " (convolution kernels and biases in bfloat16)" : ""));
       if (precision == Precision.BFLOAT16) {
         extras.put("numerics", "bfloat16 convolutions" + (fold ? " on pre-standardized kernels"
             : "") + ", float32 elsewhere; logits within ~1% of float32's range (Bf16AgreementTest)");
@@ -317,11 +318,11 @@ public final class NFNetExporter {
 
   /**
    * Whether a folded bf16 export's convolution kernels and biases, which its graph only ever casts
-   * to bf16, are stored in bfloat16 (same values, half the bytes, no per-call cast). Frozen exports
-   * keep float32 constants: Grappler folds their casts once at load.
+   * to bf16, are stored in bfloat16 (same values, half the bytes, no per-call cast), as variables
+   * or as constants.
    */
   private boolean bf16Storage() {
-    return precision == Precision.BFLOAT16 && fold && !frozen;
+    return precision == Precision.BFLOAT16 && fold;
   }
 
   /**

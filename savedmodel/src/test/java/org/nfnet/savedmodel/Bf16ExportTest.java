@@ -116,6 +116,15 @@ class Bf16ExportTest {
     try (NFNetModel m = NFNetModel.load(frozen);
         TUint8 t = TUint8.tensorOf(Shape.of(2, 80, 64, 3), DataBuffers.of(pixels, true, false))) {
       frozenLogits = m.predictUint8(t).logits();
+      int kernels = 0;
+      for (Iterator<GraphOperation> it = m.graph().operations(); it.hasNext(); ) {
+        GraphOperation op = it.next();
+        if (op.type().equals("Const") && op.name().endsWith("/w_hat")) {
+          kernels++;
+          assertEquals(DataType.DT_BFLOAT16, op.output(0).dataType(), op.name());
+        }
+      }
+      assertTrue(kernels > 0, "the frozen export should hold its kernels as constants");
     }
     // Freezing at load turns the bfloat16 variables into bfloat16 constants.
     try (NFNetModel m = NFNetModel.load(vars, NFNetModel.Options.defaults().withFreeze(true));

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Iterator;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nfnet.zoo.NFNetConfig;
@@ -81,11 +82,18 @@ class FrozenExportTest {
   @Test
   void refusesModelsWhoseGraphDefWouldBeTooLarge() {
     var f6 = FoldedKernels.foldedSpecs(NFNetStructure.parameters(NFNetConfig.variant("F6")));
-    var e = assertThrows(IllegalArgumentException.class, () -> new FrozenWeights(f6, s -> null, true));
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> new FrozenWeights(f6, s -> null, true, Set.of(), null));
     assertTrue(e.getMessage().contains("1.75 GB"), e.getMessage());
     var f5 = FoldedKernels.foldedSpecs(NFNetStructure.parameters(NFNetConfig.variant("F5")));
-    assertEquals(377_214_144L, new FrozenWeights(f5, s -> null, true).storedValues()
+    assertEquals(377_214_144L, new FrozenWeights(f5, s -> null, true, Set.of(), null).storedValues()
         + f5GainCount(), "F5 is accepted");
+    // bf16 stores F6's convolution parameters in two bytes each: its GraphDef fits.
+    long f6Values = new FrozenWeights(f6, s -> null, true, FoldedKernels.bf16Parameters(f6), null)
+        .storedValues();
+    assertEquals(438_359_116L, f6Values + NFNetStructure.parameters(NFNetConfig.variant("F6"))
+        .stream().filter(p -> p.name().equals("gain")).mapToLong(p -> p.size()).sum(),
+        "F6 in bf16 is accepted");
   }
 
   /** Folding drops one gain value per output channel of every WSConv2D. */
