@@ -43,7 +43,7 @@ final class FrozenWeights extends ExportWeights {
    * @param specs the parameters the network will request (folded specs for a folded export)
    * @param values parameter -> tensor of its shape; each is closed here after it became a constant
    * @param bf16 Haiku keys of the parameters stored in bfloat16
-   * @param rounding how they are rounded (used only when {@code bf16} is not empty)
+   * @param rounding how they are rounded (null when {@code bf16} is empty)
    */
   FrozenWeights(List<ParameterSpec> specs, Function<ParameterSpec, TFloat32> values, boolean folded,
       Set<String> bf16, Bfloat16Rounding rounding) {

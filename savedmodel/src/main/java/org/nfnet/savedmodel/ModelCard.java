@@ -8,8 +8,10 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import org.nfnet.zoo.NFNetConfig;
+import org.nfnet.zoo.graph.Precision;
 import org.nfnet.zoo.preprocess.EvalPreprocessing;
 
 /** {@code model_card.json} (machine-readable; read back by {@link NFNetModel}) and {@code model_card.md}. */
@@ -20,8 +22,8 @@ public final class ModelCard {
 
   private ModelCard() {}
 
-  static Map<String, Object> fields(NFNetConfig c, EvalPreprocessing p, boolean folded, int topK,
-      long params, long storedValues, Map<String, Object> extras) {
+  static Map<String, Object> fields(NFNetConfig c, EvalPreprocessing p, boolean folded,
+      Precision precision, int topK, long params, long storedValues, Map<String, Object> extras) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("format", "nfnet-savedmodel/1");
     m.put("variant", c.name());
@@ -57,7 +59,11 @@ public final class ModelCard {
     m.put("preprocessing", pre);
     m.put("signatures", Arrays.asList(NFNetExporter.SERVING_DEFAULT, NFNetExporter.ENCODED,
         NFNetExporter.LOGITS_FROM_NORMALIZED, NFNetExporter.FEATURES));
-    m.put("numerics", folded
+    m.put("conv_precision", precision.name().toLowerCase(Locale.ROOT));
+    m.put("numerics", precision == Precision.BFLOAT16
+        ? "bfloat16 convolutions" + (folded ? " on pre-standardized kernels" : "")
+            + ", float32 elsewhere; logits within ~1% of float32's range (Bf16AgreementTest)"
+        : folded
         ? "float32; WSConv2D kernels stored pre-standardized (w_hat = standardize(w) * gain), "
             + "plain conv2d + bias at serving time; agrees with the unfolded graph to ~1e-6 relative"
         : "float32; weight standardization computed in graph from w and gain on every call");
@@ -66,9 +72,10 @@ public final class ModelCard {
     return m;
   }
 
-  static void write(Path dir, NFNetConfig c, EvalPreprocessing p, boolean folded, int topK,
-      long params, long storedValues, Map<String, Object> extras) throws IOException {
-    Map<String, Object> m = fields(c, p, folded, topK, params, storedValues, extras);
+  static void write(Path dir, NFNetConfig c, EvalPreprocessing p, boolean folded,
+      Precision precision, int topK, long params, long storedValues, Map<String, Object> extras)
+      throws IOException {
+    Map<String, Object> m = fields(c, p, folded, precision, topK, params, storedValues, extras);
     MAPPER.writeValue(dir.resolve(JSON).toFile(), m);
     StringBuilder md = new StringBuilder();
     md.append("# NFNet ").append(c.name()).append(" (SavedModel)\n\n");

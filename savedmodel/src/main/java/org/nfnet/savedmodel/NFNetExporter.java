@@ -270,7 +270,7 @@ public final class NFNetExporter {
     try {
       try (Graph g = new Graph(); Session s = new Session(g, LOAD_AND_SAVE);
           FoldedKernels folder = new FoldedKernels(config);
-          Bfloat16Rounding rounding = new Bfloat16Rounding()) {
+          Bfloat16Rounding rounding = frozen && bf16Storage() ? new Bfloat16Rounding() : null) {
         List<ParameterSpec> raw = NFNetStructure.parameters(config);
         List<ParameterSpec> specs = fold ? FoldedKernels.foldedSpecs(raw) : raw;
         Function<ParameterSpec, TFloat32> source = fold ? folder.values(values) : values;
@@ -299,15 +299,10 @@ public final class NFNetExporter {
       Files.createDirectories(labelsPath.getParent());
       Files.writeString(labelsPath, String.join("\n", names) + "\n");
       Map<String, Object> extras = new java.util.LinkedHashMap<>(cardExtras);
-      extras.put("conv_precision", precision.name().toLowerCase(java.util.Locale.ROOT));
       extras.put("weights", (frozen ? "graph constants (frozen)" : "variables")
           + (bf16Storage() ? " (convolution kernels and biases in bfloat16)" : ""));
-      if (precision == Precision.BFLOAT16) {
-        extras.put("numerics", "bfloat16 convolutions" + (fold ? " on pre-standardized kernels"
-            : "") + ", float32 elsewhere; logits within ~1% of float32's range (Bf16AgreementTest)");
-      }
-      ModelCard.write(tmp, config, new EvalPreprocessing(config.testImsize(), cropPadding), fold, k,
-          NFNetStructure.parameterCount(config), stored, extras);
+      ModelCard.write(tmp, config, new EvalPreprocessing(config.testImsize(), cropPadding), fold,
+          precision, k, NFNetStructure.parameterCount(config), stored, extras);
       out.commit();
     } finally {
       out.abort(); // no-op once committed

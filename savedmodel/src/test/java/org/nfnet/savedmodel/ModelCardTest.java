@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.nfnet.zoo.graph.Precision;
 import org.nfnet.zoo.preprocess.EvalPreprocessing;
 
 /** Issue 18: the Markdown card is a real table and names the command that works. */
@@ -32,8 +33,8 @@ class ModelCardTest {
   @Test
   void everyRowHasTwoCellsAndTheServeCommandWorks() throws Exception {
     var config = TestModels.t0();
-    ModelCard.write(tmp, config, new EvalPreprocessing(config.testImsize(), EvalPreprocessing.CROP_PADDING), true, 5,
-        123, 456, Map.of("note", "a|b\nc", "list", List.of(1, 2)));
+    ModelCard.write(tmp, config, new EvalPreprocessing(config.testImsize(), EvalPreprocessing.CROP_PADDING), true,
+        Precision.FLOAT32, 5, 123, 456, Map.of("note", "a|b\nc", "list", List.of(1, 2)));
     List<String> lines = Files.readAllLines(tmp.resolve(ModelCard.MARKDOWN));
     int rows = 0;
     for (String l : lines) {
