@@ -300,7 +300,7 @@ public final class NFNetExporter {
       Files.writeString(labelsPath, String.join("\n", names) + "\n");
       Map<String, Object> extras = new java.util.LinkedHashMap<>(cardExtras);
       extras.put("weights", (frozen ? "graph constants (frozen)" : "variables")
-          + (bf16Storage() ? " (convolution kernels and biases in bfloat16)" : ""));
+          + (bf16Storage() ? "; convolution kernels and biases in bfloat16" : ""));
       ModelCard.write(tmp, config, new EvalPreprocessing(config.testImsize(), cropPadding), fold,
           precision, k, NFNetStructure.parameterCount(config), stored, extras);
       out.commit();
