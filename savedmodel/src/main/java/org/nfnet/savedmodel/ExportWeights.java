@@ -59,11 +59,13 @@ abstract class ExportWeights implements ParameterSource {
   }
 
   /**
-   * Records that the float32 tensor {@link #create} returned for {@code spec} is the cast of this
-   * stored bfloat16 one (see {@link ParameterSource#bf16}).
+   * What {@link #create} returns for a parameter stored in bfloat16: its float32 cast
+   * {@code <name>_float32}, which bf16 convolutions skip for {@code stored} itself (see
+   * {@link ParameterSource#bf16}).
    */
-  final void storedInBf16(ParameterSpec spec, Operand<TBfloat16> stored) {
+  final Operand<TFloat32> storedInBf16(Ops module, ParameterSpec spec, Operand<TBfloat16> stored) {
     storedBf16.put(spec.haikuKey(), stored);
+    return module.withName(spec.name() + "_float32").dtypes.cast(stored, TFloat32.class);
   }
 
   @Override

@@ -62,8 +62,7 @@ final class FrozenWeights extends ExportWeights {
 
   /**
    * A constant named like the variable of a non-frozen export ({@code NFNet/<module>/<name>}); a
-   * bfloat16 one is returned through its float32 cast {@code <name>_float32}, which bf16
-   * convolutions skip (see {@link ExportWeights#storedInBf16}).
+   * bfloat16 one is returned through {@link ExportWeights#storedInBf16}.
    */
   @Override
   Operand<TFloat32> create(Ops module, ParameterSpec spec) {
@@ -76,9 +75,7 @@ final class FrozenWeights extends ExportWeights {
         return module.withName(spec.name()).constantOf(t);
       }
       try (TBfloat16 rounded = rounding.round(t)) {
-        Operand<TBfloat16> stored = module.withName(spec.name()).constantOf(rounded);
-        storedInBf16(spec, stored);
-        return module.withName(spec.name() + "_float32").dtypes.cast(stored, TFloat32.class);
+        return storedInBf16(module, spec, module.withName(spec.name()).constantOf(rounded));
       }
     }
   }

@@ -130,17 +130,15 @@ final class PreloadedVariables extends ExportWeights {
 
   /**
    * The variable's read for the network: {@code <module>/<name>_read}; for a bfloat16 variable,
-   * its float32 cast {@code <name>_float32}, which bf16 convolutions skip for the read itself.
+   * the read through {@link ExportWeights#storedInBf16}.
    */
   @Override
   @SuppressWarnings("unchecked")
   Operand<TFloat32> create(Ops module, ParameterSpec spec) {
     Variable<?> v = slots.get(spec.haikuKey()).variable();
     if (v.type() == TBfloat16.class) {
-      Operand<TBfloat16> read = module.withName(spec.name() + "_read")
-          .identity((Variable<TBfloat16>) v);
-      storedInBf16(spec, read);
-      return module.withName(spec.name() + "_float32").dtypes.cast(read, TFloat32.class);
+      return storedInBf16(module, spec,
+          module.withName(spec.name() + "_read").identity((Variable<TBfloat16>) v));
     }
     return module.withName(spec.name() + "_read").identity((Variable<TFloat32>) v);
   }
