@@ -13,6 +13,7 @@ import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.NFNetStructure;
 import org.nfnet.zoo.graph.Precision;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -55,10 +56,7 @@ final class ConvertCommand implements Callable<Integer> {
       + " up to F6), ~4x the memory, nothing to fine-tune from.")
   boolean frozen;
 
-  @Option(names = "--precision", defaultValue = "float32",
-      description = "Convolution precision of the exported graph: float32 or bfloat16 (convolution"
-          + " kernels and biases then stored in bfloat16, the other weights in float32).")
-  String precision;
+  @Mixin PrecisionOption precision;
 
   @Option(names = "--labels", description = "Label file (one class name per line) for non-ImageNet heads.")
   Path labels;
@@ -75,12 +73,7 @@ final class ConvertCommand implements Callable<Integer> {
           + "; choose an output directory that does not hold them");
     }
     ExportDirectory.check(out, force);
-    Precision convPrecision;
-    try {
-      convPrecision = Precision.parse(precision);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("--precision: " + e.getMessage(), e);
-    }
+    Precision convPrecision = precision.get();
     NFNetConfig given = null;
     if (!variant.equalsIgnoreCase("auto")) {
       given = NFNetConfig.resolve(variant);

@@ -2,11 +2,14 @@ package org.nfnet.cli;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.nfnet.converters.download.ReleaseCatalog;
 import org.nfnet.savedmodel.Pretrained;
 import org.nfnet.zoo.NFNetConfig;
+import org.nfnet.zoo.graph.Precision;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -23,7 +26,8 @@ final class PullCommand implements Callable<Integer> {
   String name;
 
   @Option(names = "--out", paramLabel = "DIR",
-      description = "SavedModel directory to create (default: <cache>/models/NAME).")
+      description = "SavedModel directory to create (default: <cache>/models/NAME, NAME-bf16 for"
+          + " --precision bfloat16).")
   Path out;
 
   @Option(names = "--from", paramLabel = "URL", description = "Mirror: the URL of a directory holding F<n>_haiku.npz "
@@ -35,6 +39,8 @@ final class PullCommand implements Callable<Integer> {
 
   @Option(names = "--no-verify", description = "Skip the md5 check against DeepMind's release.")
   boolean noVerify;
+
+  @Mixin PrecisionOption precision;
 
   private final ReleaseCatalog catalog;
 
@@ -49,7 +55,8 @@ final class PullCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    Pretrained.Options o = Pretrained.Options.defaults().withVerify(!noVerify)
+    Precision p = precision.get();
+    Pretrained.Options o = Pretrained.Options.defaults().withVerify(!noVerify).withPrecision(p)
         .withListener(new DownloadProgressBar(System.err));
     if (catalog != null) {
       o = o.withCatalog(catalog);
@@ -64,15 +71,17 @@ final class PullCommand implements Callable<Integer> {
       o = o.withOut(out);
     }
     long t0 = System.nanoTime();
-    Pretrained.Pulled p = Pretrained.pull(name, o);
-    NFNetConfig c = p.release().variant();
-    if (!p.converted()) {
-      System.out.printf("%s: already pulled: %s%n", p.release().name(), p.model());
+    Pretrained.Pulled pulled = Pretrained.pull(name, o);
+    NFNetConfig c = pulled.release().variant();
+    if (!pulled.converted()) {
+      System.out.printf("%s: already pulled: %s%n", pulled.release().name(), pulled.model());
     } else {
-      System.out.printf("%s: wrote %s (%s, %d classes%s) in %.1f s%n", p.release().name(), p.model(), c.name(),
-          c.numClasses(), c.numClasses() == 1000 ? ", ImageNet labels" : "", (System.nanoTime() - t0) / 1e9);
+      System.out.printf("%s: wrote %s (%s, %d classes%s, %s convolutions) in %.1f s%n",
+          pulled.release().name(), pulled.model(), c.name(), c.numClasses(),
+          c.numClasses() == 1000 ? ", ImageNet labels" : "", p.name().toLowerCase(Locale.ROOT),
+          (System.nanoTime() - t0) / 1e9);
     }
-    System.out.printf("next: ./nfnet predict --model %s IMAGE...%n", p.model());
+    System.out.printf("next: ./nfnet predict --model %s IMAGE...%n", pulled.model());
     return 0;
   }
 }

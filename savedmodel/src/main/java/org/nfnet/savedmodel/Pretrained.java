@@ -6,6 +6,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import org.nfnet.converters.ConversionInput;
@@ -16,6 +17,7 @@ import org.nfnet.converters.download.HttpDownloader;
 import org.nfnet.converters.download.Release;
 import org.nfnet.converters.download.ReleaseCatalog;
 import org.nfnet.converters.download.WeightCache;
+import org.nfnet.zoo.graph.Precision;
 
 /**
  * DeepMind's pretrained NFNets by name, the way timm's {@code pretrained=True} works: download the
@@ -37,14 +39,17 @@ public final class Pretrained {
    * @param catalog the pullable releases and the URL they are fetched from
    * @param verify check the download's md5 against the release (a mismatch leaves nothing)
    * @param out the SavedModel directory to write, or null for {@code <cache>/models/<name>}
+   *     ({@code <name>-bf16} for bf16)
    * @param listener download progress and remarks (nothing is printed by the library)
+   * @param precision the export's convolution precision ({@link NFNetExporter#precision})
    */
   public record Options(WeightCache cache, ReleaseCatalog catalog, boolean verify, Path out,
-      DownloadListener listener) {
+      DownloadListener listener, Precision precision) {
     public Options {
       Objects.requireNonNull(cache, "cache");
       Objects.requireNonNull(catalog, "catalog");
       Objects.requireNonNull(listener, "listener");
+      Objects.requireNonNull(precision, "precision");
     }
 
     /**
@@ -53,32 +58,37 @@ public final class Pretrained {
      */
     public static Options defaults() {
       return new Options(WeightCache.fromEnvironment(), ReleaseCatalog.deepMind(), true, null,
-          DownloadListener.NONE);
+          DownloadListener.NONE, Precision.FLOAT32);
     }
 
     public Options withCacheDir(Path dir) {
-      return new Options(new WeightCache(dir), catalog, verify, out, listener);
+      return new Options(new WeightCache(dir), catalog, verify, out, listener, precision);
     }
 
     /** Fetch the release files from this directory URL (a mirror) instead. */
     public Options withBaseUrl(String url) {
-      return new Options(cache, catalog.withBaseUrl(url), verify, out, listener);
+      return new Options(cache, catalog.withBaseUrl(url), verify, out, listener, precision);
     }
 
     public Options withCatalog(ReleaseCatalog c) {
-      return new Options(cache, c, verify, out, listener);
+      return new Options(cache, c, verify, out, listener, precision);
     }
 
     public Options withVerify(boolean v) {
-      return new Options(cache, catalog, v, out, listener);
+      return new Options(cache, catalog, v, out, listener, precision);
     }
 
     public Options withOut(Path dir) {
-      return new Options(cache, catalog, verify, dir, listener);
+      return new Options(cache, catalog, verify, dir, listener, precision);
     }
 
     public Options withListener(DownloadListener l) {
-      return new Options(cache, catalog, verify, out, l);
+      return new Options(cache, catalog, verify, out, l, precision);
+    }
+
+    /** Export with bf16 convolutions (kernels stored in bfloat16), or float32 (the default). */
+    public Options withPrecision(Precision p) {
+      return new Options(cache, catalog, verify, out, listener, p);
     }
   }
 
@@ -100,10 +110,14 @@ public final class Pretrained {
    */
   public static Pulled pull(String name, Options o) throws IOException {
     Release r = o.catalog().find(name);
-    Path model = (o.out() != null ? o.out() : o.cache().model(r)).toAbsolutePath().normalize();
+    Path cached = o.cache().model(r);
+    if (o.precision() == Precision.BFLOAT16) {
+      cached = cached.resolveSibling(cached.getFileName() + "-bf16");
+    }
+    Path model = (o.out() != null ? o.out() : cached).toAbsolutePath().normalize();
     boolean replace = false;
     if (Files.exists(model)) {
-      String problem = reuseProblem(model, r, o.verify());
+      String problem = reuseProblem(model, r, o.verify(), o.precision());
       if (problem == null) {
         Path w = o.cache().weights(r);
         return new Pulled(r, model, Files.isRegularFile(w) ? w : null, false, false);
@@ -143,13 +157,13 @@ public final class Pretrained {
       card.put("release_md5", r.md5());
       card.put("source_url", uri.toString());
       card.put("converted_by", "nfnet pull (TensorFlow Java 1.1.0)");
-      WeightsExport.exporter(in, card).force(replace).export(model);
+      WeightsExport.exporter(in, card).precision(o.precision()).force(replace).export(model);
     }
     return new Pulled(r, model, weights, downloaded, true);
   }
 
   /** Null if {@code dir} is a SavedModel of this release we can reuse, else why not. */
-  static String reuseProblem(Path dir, Release r, boolean verify) {
+  static String reuseProblem(Path dir, Release r, boolean verify, Precision precision) {
     if (!Files.isRegularFile(dir.resolve("saved_model.pb")) || !Files.isRegularFile(dir.resolve(ModelCard.JSON))) {
       return "is not a SavedModel written by nfnet (no saved_model.pb / " + ModelCard.JSON + ")";
     }
@@ -162,6 +176,11 @@ public final class Pretrained {
     Object variant = card.get("variant");
     if (!r.variant().name().equals(variant)) {
       return "holds variant " + variant + ", not " + r.variant().name();
+    }
+    String wanted = precision.name().toLowerCase(Locale.ROOT);
+    Object held = card.getOrDefault("conv_precision", "float32");
+    if (!wanted.equals(held)) {
+      return "holds a " + held + " export, not " + wanted;
     }
     Object source = card.get("source_md5");
     if (verify && !r.md5().equals(source)) {

@@ -21,6 +21,7 @@ import org.nfnet.converters.download.DownloadException;
 import org.nfnet.savedmodel.ModelCard;
 import org.nfnet.savedmodel.NFNetModel;
 import org.nfnet.savedmodel.Pretrained;
+import org.nfnet.zoo.graph.Precision;
 
 /**
  * {@code NFNetModel.pretrained} / {@code Pretrained.pull} end to end against a loopback mirror
@@ -78,6 +79,26 @@ class PretrainedPullTest {
     assertFalse(again.converted());
     assertEquals(1, server.requests().size(), "a second pull must not touch the network");
     assertEquals(pb, Files.getLastModifiedTime(cache.resolve("models/T0/saved_model.pb")).toMillis());
+  }
+
+  @Test
+  void aBf16PullIsAModelOfItsOwnFromTheSameDownload() throws Exception {
+    Path cache = dir.resolve("cache");
+    Pretrained.Pulled fp32 = Pretrained.pull("T0", options(md5));
+    Pretrained.Pulled bf16 = Pretrained.pull("T0", options(md5).withPrecision(Precision.BFLOAT16));
+    assertEquals(cache.resolve("models/T0-bf16"), bf16.model());
+    assertTrue(bf16.converted() && !bf16.downloaded(), "converted from the cached release file");
+    assertEquals(1, server.requests().size());
+    Map<String, Object> card = ModelCard.read(bf16.model());
+    assertEquals("bfloat16", card.get("conv_precision"));
+    assertTrue(String.valueOf(card.get("weights")).contains("bfloat16"), card.toString());
+    assertEquals("float32", ModelCard.read(fp32.model()).get("conv_precision"));
+    assertFalse(Pretrained.pull("T0", options(md5).withPrecision(Precision.BFLOAT16)).converted());
+    // A float32 export named as the output of a bf16 pull is not silently reused or replaced.
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Pretrained.pull(
+        "T0", options(md5).withPrecision(Precision.BFLOAT16).withOut(fp32.model())));
+    assertTrue(e.getMessage().contains("holds a float32 export, not bfloat16"), e.getMessage());
+    assertEquals("float32", ModelCard.read(fp32.model()).get("conv_precision"));
   }
 
   @Test
