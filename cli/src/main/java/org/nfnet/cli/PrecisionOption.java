@@ -5,7 +5,7 @@ import picocli.CommandLine.Option;
 
 /** {@code --precision}, for the commands that export a SavedModel: convert and pull. */
 final class PrecisionOption {
-  @Option(names = "--precision", defaultValue = "float32",
+  @Option(names = "--precision", paramLabel = "PRECISION", defaultValue = "float32",
       description = "Convolution precision of the SavedModel: float32 or bfloat16 (convolution"
           + " kernels and biases then stored in bfloat16, the other weights in float32).")
   String value;
