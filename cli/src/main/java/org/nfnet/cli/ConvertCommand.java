@@ -115,7 +115,7 @@ final class ConvertCommand implements Callable<Integer> {
       }
       System.out.printf("wrote %s (%.1f MB, %s kernels, %s convolutions) in %.1f s%n", r.dir(),
           r.bytes() / 1e6, r.folded() ? "folded" : "unfolded",
-          convPrecision == Precision.BFLOAT16 ? "bfloat16" : "float32",
+          convPrecision.label(),
           (System.nanoTime() - t0) / 1e9);
     }
     return 0;

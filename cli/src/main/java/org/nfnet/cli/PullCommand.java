@@ -2,7 +2,6 @@ package org.nfnet.cli;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.nfnet.converters.download.ReleaseCatalog;
 import org.nfnet.savedmodel.Pretrained;
@@ -78,7 +77,7 @@ final class PullCommand implements Callable<Integer> {
     } else {
       System.out.printf("%s: wrote %s (%s, %d classes%s, %s convolutions) in %.1f s%n",
           pulled.release().name(), pulled.model(), c.name(), c.numClasses(),
-          c.numClasses() == 1000 ? ", ImageNet labels" : "", p.name().toLowerCase(Locale.ROOT),
+          c.numClasses() == 1000 ? ", ImageNet labels" : "", p.label(),
           (System.nanoTime() - t0) / 1e9);
     }
     System.out.printf("next: ./nfnet predict --model %s IMAGE...%n", pulled.model());

@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import org.nfnet.zoo.NFNetConfig;
 import org.nfnet.zoo.graph.Precision;
@@ -59,7 +58,7 @@ public final class ModelCard {
     m.put("preprocessing", pre);
     m.put("signatures", Arrays.asList(NFNetExporter.SERVING_DEFAULT, NFNetExporter.ENCODED,
         NFNetExporter.LOGITS_FROM_NORMALIZED, NFNetExporter.FEATURES));
-    m.put("conv_precision", precision.name().toLowerCase(Locale.ROOT));
+    m.put("conv_precision", precision.label());
     m.put("numerics", precision == Precision.BFLOAT16
         ? "bfloat16 convolutions" + (folded ? " on pre-standardized kernels" : "")
             + ", float32 elsewhere; logits within ~1% of float32's range (Bf16AgreementTest)"

@@ -6,7 +6,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import org.nfnet.converters.ConversionInput;
@@ -177,7 +176,7 @@ public final class Pretrained {
     if (!r.variant().name().equals(variant)) {
       return "holds variant " + variant + ", not " + r.variant().name();
     }
-    String wanted = precision.name().toLowerCase(Locale.ROOT);
+    String wanted = precision.label();
     Object held = card.getOrDefault("conv_precision", "float32");
     if (!wanted.equals(held)) {
       return "holds a " + held + " export, not " + wanted;

@@ -17,6 +17,11 @@ public enum Precision {
   FLOAT32,
   BFLOAT16;
 
+  /** The name {@link #parse} takes and model cards record: {@code float32} or {@code bfloat16}. */
+  public String label() {
+    return name().toLowerCase(Locale.ROOT);
+  }
+
   public static Precision parse(String s) {
     return switch (s.trim().toLowerCase(Locale.ROOT)) {
       case "float32", "fp32", "f32" -> FLOAT32;
