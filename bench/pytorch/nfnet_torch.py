@@ -26,7 +26,8 @@ so the same FLOPs) as ours.
 
 Modes: `--serve` answers one-call requests for the bench, which interleaves them with ours; without
 it, every form is timed here and one JSON object is printed (images/s, median/min/max over
---repeats); `--check-fixture` is what `PyTorchBaselineParityTest` runs.
+--repeats; `--forms` times only the forms named, so that the process's peak RSS is theirs);
+`--check-fixture` is what `PyTorchBaselineParityTest` runs.
 Needs only python3-torch (and numpy, which it pulls in).
 """
 import argparse
@@ -531,6 +532,9 @@ def main(argv=None):
     ap.add_argument("--train-res", type=int, default=192)
     ap.add_argument("--sections", default="infer,train",
                     help="comma list of infer, train (timed on F0)")
+    ap.add_argument("--forms", metavar="KEYS",
+                    help="only these forms (e.g. train_plain_nchw_b8): the printed peak_rss_mb is "
+                         "then that form's own")
     ap.add_argument("--gelu", choices=("erf", "tanh"), default="erf",
                     help="GELU form for the timings: erf (timm's dm_nfnet) or tanh (DeepMind's)")
     ap.add_argument("--serve", action="store_true",
@@ -569,8 +573,12 @@ def main(argv=None):
         serve(model, a.infer_res, a.train_res)
         return 0
     sections = set(a.sections.split(","))
+    forms = set(a.forms.split(",")) if a.forms else None
+    if forms and not forms <= set(ALL_KEYS):
+        raise SystemExit("--forms: unknown %s; known: %s"
+                         % (",".join(sorted(forms - set(ALL_KEYS))), ",".join(ALL_KEYS)))
     for key in ALL_KEYS:
-        if key.split("_")[0] in sections:
+        if (key in forms) if forms else key.split("_")[0] in sections:
             fn = make(model, key, a.infer_res, a.train_res)
             out[key] = stats(timed(fn, a.warmup, a.repeats), int(key.rsplit("_b", 1)[1]))
             del fn

@@ -12,6 +12,7 @@ import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import org.nfnet.cli.bench.BenchSections;
+import org.nfnet.cli.bench.NativeAllocator;
 import org.nfnet.training.OneDnnWeightCache;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -104,6 +105,9 @@ final class BenchCommand implements Callable<Integer> {
     Files.createDirectories(workDir);
     ObjectMapper om = new ObjectMapper();
     ObjectNode all = om.createObjectNode();
+    String allocator = NativeAllocator.describe();
+    System.out.printf("allocator: %s%n", allocator);
+    all.put("allocator", allocator);
     for (String section : sections) {
       System.out.printf("== %s%n", section);
       ObjectNode r = section.equals("pytorch") ? pytorch() : runChild(section, phases);

@@ -118,10 +118,18 @@ final class TrainMemory {
       try (Result out = step.session().runner().addTarget(step.trainOp())
           .setOptions(KernelTally.TRACE).runAndFetchMetadata()) {
         double inUse = mb(allocatorPeak(out.getMetadata().orElseThrow()));
-        line(r, sum, "allocator_peak", "TF's own accounting: highest bytes in use in its "
-            + "allocators during a traced step (variables included)", inUse);
-        line(r, sum, "allocator_working_set", "  over the variables (the step's working set: "
-            + "activations, gradients, temporaries)", inUse - vars[0] - vars[1] - vars[2] - vars[3]);
+        if (inUse > 0) {
+          line(r, sum, "allocator_peak", "TF's own accounting: highest bytes in use in its "
+              + "allocators during a traced step (variables included)", inUse);
+          line(r, sum, "allocator_working_set", "  over the variables (the step's working set: "
+              + "activations, gradients, temporaries)", inUse - vars[0] - vars[1] - vars[2]
+              - vars[3]);
+        } else {
+          // TF_ONEDNN_USE_SYSTEM_ALLOCATOR=1 (the launcher's tcmalloc setting): no allocator
+          // records its bytes in the step stats.
+          sum.append("  TF's own accounting: none (oneDNN's buffers come from malloc, which TF "
+              + "does not count)\n");
+        }
       }
       r.put("after_forward_rss_mb", afterForward);
       r.put("seconds", (System.nanoTime() - t0) / 1e9);
