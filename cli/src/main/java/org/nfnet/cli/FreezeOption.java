@@ -8,6 +8,7 @@ final class FreezeOption {
       description = "Turn a variables export's weights into graph constants at load. Beside"
           + " oneDNN's weight cache, which the nfnet launcher turns on for this command, it gains"
           + " ~0-3%% at batch 1 (F0, float32 and bf16), for ~5x the resident memory"
-          + " (F0: ~4.8 GB instead of ~1.0 GB) and a first call of ~8 s.")
+          + " (F0: ~4.3 GB instead of ~1.0 GB on tcmalloc, ~5.0 GB on glibc) and a first call"
+          + " of 5-12 s.")
   boolean freeze;
 }

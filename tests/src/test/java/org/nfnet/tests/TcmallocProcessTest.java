@@ -19,7 +19,7 @@ import org.nfnet.cli.bench.NativeAllocator;
 import org.nfnet.testing.SharedFixtures;
 
 /**
- * The allocator the {@code nfnet} launcher gives training processes when tcmalloc is installed
+ * The allocator the {@code nfnet} launcher runs every command on when tcmalloc is installed
  * (tcmalloc preloaded, oneDNN's buffers from it), in real child JVMs, since both are fixed at
  * process start: inference still gives DeepMind's T0 logits, the process says which allocator it
  * runs on, and a training run completes. Skipped where {@code libtcmalloc-minimal4} is missing
@@ -62,7 +62,7 @@ class TcmallocProcessTest {
     assertTrue(Files.isDirectory(last), "no checkpoint " + last + " in:\n" + log);
   }
 
-  /** Runs a child JVM as the launcher would run a training command; returns its output. */
+  /** Runs a child JVM as the launcher runs a command; returns its output. */
   private static String run(List<String> mainAndArgs) throws IOException, InterruptedException {
     Optional<Path> lib = LIBRARY_DIRS.stream()
         .map(d -> Path.of(d, "libtcmalloc_minimal.so.4")).filter(Files::isReadable).findFirst();

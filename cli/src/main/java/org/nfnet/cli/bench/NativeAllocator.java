@@ -9,8 +9,8 @@ import java.util.Map;
 
 /**
  * Which native allocator this process runs on, said in the bench's output so that every recorded
- * figure names it: the {@code nfnet} launcher preloads tcmalloc for training processes when it is
- * installed, and memory (and some speed) figures depend on it, for PyTorch too.
+ * figure names it: the {@code nfnet} launcher preloads tcmalloc when it is installed, and memory
+ * (and some speed) figures depend on it, for PyTorch too.
  *
  * <p>The malloc is read from the libraries actually mapped into the process ({@code
  * /proc/self/maps}), not from {@code LD_PRELOAD}, which the loader may have ignored. Where oneDNN's
