@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -34,21 +33,13 @@ class TcmallocProcessTest {
 
   @Test
   void inferenceOnTcmallocGivesDeepMindsLogits() throws Exception {
-    Path model = tmp.resolve("t0");
-    assertEquals(0, Main.run("convert", "--weights",
-        SharedFixtures.t0().resolve("t0_seed5_release.pkl").toString(), "--variant",
-        SharedFixtures.t0VariantFile().toString(), "--out", model.toString()));
+    Path model = T0ReleaseExport.convert(tmp.resolve("t0"));
     Path out = tmp.resolve("logits.f32");
     String log = run(List.of(AllocatorChild.class.getName(), model.toString(), out.toString(),
-        "input_2x64x64x3_seed1005.f32:2:64"));
+        T0ReleaseExport.INPUT));
     assertTrue(log.contains("allocator: tcmalloc; oneDNN's buffers from it ("
         + NativeAllocator.SYSTEM_ALLOCATOR + "=1)"), log);
-
-    JsonNode ref = SharedFixtures.reference().get("cases").get(0);
-    assertEquals("t0_seed5_p3.pkl", ref.get("weights").asText());
-    float[] logits = SharedFixtures.floats(out);
-    assertEquals(20, logits.length);
-    double err = SharedFixtures.relativeMaxError(ref.get("logits"), logits, 10);
+    double err = T0ReleaseExport.deepMindError(SharedFixtures.floats(out));
     assertTrue(err <= T0ParityTest.TOLERANCE, "off DeepMind's logits by " + err);
   }
 
