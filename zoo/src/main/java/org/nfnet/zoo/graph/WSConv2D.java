@@ -5,6 +5,7 @@ import org.nfnet.zoo.Activation;
 import org.nfnet.zoo.NFNetStructure;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.nn.FusedBatchNorm;
 import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
@@ -74,6 +75,7 @@ public final class WSConv2D {
         && !ctx.foldedKernels() && LeanWSConv2D.enabled();
     Operand<TFloat32> w = null;
     Operand<TFloat32> scale = null;
+    FusedBatchNorm<TFloat32, TFloat32> standardization = null;
     if (ctx.foldedKernels()) {
       // w_hat = standardize(w, gain * input scale), computed at export (FoldedKernels).
       kernelHat = ctx.param(module, FOLDED_KERNEL, wShape, ParameterInit.CONV_FAN_IN);
@@ -86,31 +88,46 @@ public final class WSConv2D {
       long fanIn = (long) kernel * kernel * inChannelsPerGroup;
       if (ctx.options.fusedStandardization()) {
         scale = FusedWeightStandardization.scale(tf, gain, fanIn);
-        kernelHat = FusedWeightStandardization.kernel(tf, w, scale, fanIn);
+        standardization = FusedWeightStandardization.batchNorm(tf, w, scale, fanIn);
+        kernelHat = tf.reshape(standardization.y(), tf.shape(w));
       } else {
         kernelHat = standardize(tf, w, gain, fanIn);
       }
     }
     Operand<TFloat32> bias = ctx.param(module, "bias", new long[] {outChannels}, ParameterInit.ZEROS);
     boolean pointwise = isPointwise(x, kernel, inChannelsPerGroup, stride);
-    Operand<TFloat32> y = pointwise
-        ? pointwise(ctx, tf, x, kernelHat, bias, inChannelsPerGroup, outChannels, fusedGelu)
-        : spatial(ctx, tf, x, kernelHat, bias, stride);
-    return lean ? LeanWSConv2D.wrap(tf, y, x, w, scale, bias, stride,
-        ctx.precision == Precision.BFLOAT16, pointwise) : y;
+    // In bf16 the convolution's two operands, cast once: a lean backward pass reads these casts.
+    boolean bf16 = ctx.precision == Precision.BFLOAT16;
+    Operand<TBfloat16> xBf16 = bf16 ? ctx.bf16(tf, x) : null;
+    Operand<TBfloat16> kernelBf16 = bf16 ? ctx.bf16(tf, kernelHat) : null;
+    Operand<TFloat32> y;
+    if (bf16) {
+      y = pointwise
+          ? pointwiseBf16(ctx, tf, x, xBf16, kernelBf16, bias, inChannelsPerGroup, outChannels,
+              fusedGelu)
+          : spatialBf16(ctx, tf, xBf16, kernelBf16, bias, stride);
+    } else {
+      y = pointwise
+          ? pointwise(tf, x, kernelHat, bias, inChannelsPerGroup, outChannels, fusedGelu)
+          : tf.nn.biasAdd(tf.nn.conv2d(x, kernelHat, strides(stride), "SAME"), bias);
+    }
+    if (!lean) {
+      return y;
+    }
+    return LeanWSConv2D.wrap(tf, new LeanWSConv2D.Forward(y, x, w, scale, standardization, bias,
+        xBf16, kernelBf16), stride, pointwise);
   }
 
-  private static Operand<TFloat32> spatial(BuildContext ctx, Ops tf, Operand<TFloat32> x,
-      Operand<TFloat32> kernelHat, Operand<TFloat32> bias, int stride) {
-    List<Long> strides = List.of(1L, (long) stride, (long) stride, 1L);
-    if (ctx.precision == Precision.BFLOAT16) {
-      // Conv + bias in bf16 so oneDNN fuses them; the result is bf16-accurate either way.
-      Operand<TBfloat16> y = tf.nn.biasAdd(
-          tf.nn.conv2d(ctx.bf16(tf, x), ctx.bf16(tf, kernelHat), strides, "SAME"),
-          ctx.bf16(tf, bias));
-      return tf.dtypes.cast(y, TFloat32.class);
-    }
-    return tf.nn.biasAdd(tf.nn.conv2d(x, kernelHat, strides, "SAME"), bias);
+  private static List<Long> strides(int stride) {
+    return List.of(1L, (long) stride, (long) stride, 1L);
+  }
+
+  /** Conv + bias in bf16 so oneDNN fuses them; the result is bf16-accurate either way. */
+  private static Operand<TFloat32> spatialBf16(BuildContext ctx, Ops tf, Operand<TBfloat16> x,
+      Operand<TBfloat16> kernelHat, Operand<TFloat32> bias, int stride) {
+    Operand<TBfloat16> y = tf.nn.biasAdd(tf.nn.conv2d(x, kernelHat, strides(stride), "SAME"),
+        ctx.bf16(tf, bias));
+    return tf.dtypes.cast(y, TFloat32.class);
   }
 
   /** Ungrouped 1x1 stride 1 (the input's static channel count is the kernel's): a matrix product. */
@@ -128,33 +145,41 @@ public final class WSConv2D {
    * summation order. With {@code fusedGelu}, the GELU is applied to the [N*H*W, O] product in
    * the remapper's pattern, in the product's precision.
    */
-  private static Operand<TFloat32> pointwise(BuildContext ctx, Ops tf, Operand<TFloat32> x,
+  private static Operand<TFloat32> pointwise(Ops tf, Operand<TFloat32> x,
       Operand<TFloat32> kernelHat, Operand<TFloat32> bias, int in, int out, boolean fusedGelu) {
-    Operand<TInt32> rows = tf.constant(new int[] {-1, in});
-    Operand<TInt32> inOut = tf.constant(new int[] {in, out});
-    Operand<TInt32> outShape = tf.concat(List.of(
-        tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {3})),
-        tf.constant(new int[] {out})), tf.constant(0));
-    if (ctx.precision == Precision.BFLOAT16) {
-      Operand<TBfloat16> y = tf.nn.biasAdd(
-          tf.linalg.matMul(tf.reshape(ctx.bf16(tf, x), rows),
-              tf.reshape(ctx.bf16(tf, kernelHat), inOut)),
-          ctx.bf16(tf, bias));
-      if (fusedGelu) {
-        y = Activations.geluTanhFusible(tf, y, TBfloat16.class);
-      }
-      Operand<TBfloat16> y4 = tf.reshape(y, outShape);
-      Operand<TFloat32> result = tf.dtypes.cast(y4, TFloat32.class);
-      // A following bf16 convolution reads y4 itself instead of casting the result back.
-      ctx.rememberBf16(result, y4);
-      return result;
-    }
-    Operand<TFloat32> y = tf.nn.biasAdd(
-        tf.linalg.matMul(tf.reshape(x, rows), tf.reshape(kernelHat, inOut)), bias);
+    Operand<TFloat32> y = tf.nn.biasAdd(tf.linalg.matMul(tf.reshape(x, rows(tf, in)),
+        tf.reshape(kernelHat, tf.constant(new int[] {in, out}))), bias);
     if (fusedGelu) {
       y = Activations.geluTanhFusible(tf, y, TFloat32.class);
     }
-    return tf.reshape(y, outShape);
+    return tf.reshape(y, outShape(tf, x, out));
+  }
+
+  /** {@link #pointwise} in bf16, from the bf16 casts of {@code x} and of the kernel. */
+  private static Operand<TFloat32> pointwiseBf16(BuildContext ctx, Ops tf, Operand<TFloat32> x,
+      Operand<TBfloat16> xBf16, Operand<TBfloat16> kernelHat, Operand<TFloat32> bias, int in,
+      int out, boolean fusedGelu) {
+    Operand<TBfloat16> y = tf.nn.biasAdd(tf.linalg.matMul(tf.reshape(xBf16, rows(tf, in)),
+        tf.reshape(kernelHat, tf.constant(new int[] {in, out}))), ctx.bf16(tf, bias));
+    if (fusedGelu) {
+      y = Activations.geluTanhFusible(tf, y, TBfloat16.class);
+    }
+    Operand<TBfloat16> y4 = tf.reshape(y, outShape(tf, x, out));
+    Operand<TFloat32> result = tf.dtypes.cast(y4, TFloat32.class);
+    // A following bf16 convolution reads y4 itself instead of casting the result back.
+    ctx.rememberBf16(result, y4);
+    return result;
+  }
+
+  private static Operand<TInt32> rows(Ops tf, int in) {
+    return tf.constant(new int[] {-1, in});
+  }
+
+  /** {@code x}'s shape with {@code out} channels. */
+  private static Operand<TInt32> outShape(Ops tf, Operand<TFloat32> x, int out) {
+    return tf.concat(List.of(
+        tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {3})),
+        tf.constant(new int[] {out})), tf.constant(0));
   }
 
   /**
