@@ -83,12 +83,12 @@ public final class FusedWeightStandardization {
   }
 
   /**
-   * The standardised, gain-scaled HWIO kernel, as {@link WSConv2D#standardize}, for the batch
-   * norm's {@link #scale} of the gain.
+   * The standardised, gain-scaled HWIO kernel, as {@link WSConv2D#standardize}: the output of
+   * {@link #batchNorm} of {@code w} (for the {@link #scale} of the gain) in {@code w}'s shape.
    */
-  static Operand<TFloat32> kernel(Ops tf, Operand<TFloat32> w, Operand<TFloat32> scale,
-      long fanIn) {
-    return tf.reshape(batchNorm(tf, w, scale, fanIn).y(), tf.shape(w));
+  static Operand<TFloat32> kernel(Ops tf, FusedBatchNorm<TFloat32, TFloat32> bn,
+      Operand<TFloat32> w) {
+    return tf.reshape(bn.y(), tf.shape(w));
   }
 
   /** The batch norm's scale: {@code gain / sqrt(fan_in)}. */

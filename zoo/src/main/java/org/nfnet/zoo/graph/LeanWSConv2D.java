@@ -21,7 +21,7 @@ import org.tensorflow.types.TInt32;
  * reaches the convolution. In bf16 the backward pass reads the two bf16 casts the forward
  * convolution read instead: half the bytes of their float32 sources, and recomputing them (a
  * batch norm, a GELU and two casts per convolution) sat on the backward pass's critical path
- * (F0 bf16 step 1.06x for 0.16 GB of resident memory; BENCHMARKS.md, round 9).
+ * (F0 bf16 step 1.04-1.08x for 0.16 GB of resident memory; BENCHMARKS.md, round 9).
  *
  * <p>Why: TF's gradient of a convolution reads its kernel (for the input's gradient) and its input
  * (for the kernel's), so autodiff keeps every standardized kernel next to its raw variable, and
@@ -33,13 +33,13 @@ import org.tensorflow.types.TInt32;
  * <p>How: the forward convolution is built as usual, behind a {@code StopGradient}, and paired in
  * an {@code IdentityN} with what its gradient needs: the input (or the GELU's input), the raw
  * kernel, the standardization scale and the bias, and in bf16 the standardization's batch-norm
- * reserves and the two casts (behind {@code StopGradient}s); the op's attributes carry the stride, the
- * kernel shape, the precision, whether the product is pointwise and whether a GELU is recomputed.
- * Its gradient ({@link #gradient}, dispatched from {@link RecomputedGelu}'s registration for
- * {@code IdentityN}) waits for the incoming gradient, recomputes, and writes out the convolution's,
- * the standardization's ({@code FusedBatchNormGradV3}) and the GELU's backward passes with the ops
- * TF's own gradients use. Only graphs with fused standardization use it (CPU without XLA; XLA plans
- * its own buffers).
+ * reserves and the two casts (behind {@code StopGradient}s); the op's attributes carry the
+ * stride, the kernel shape, the precision, whether the product is pointwise and whether a GELU is
+ * recomputed. Its gradient ({@link #gradient}, dispatched from {@link RecomputedGelu}'s
+ * registration for {@code IdentityN}) waits for the incoming gradient, recomputes (in float32),
+ * and writes out the convolution's, the standardization's ({@code FusedBatchNormGradV3}) and the
+ * GELU's backward passes with the ops TF's own gradients use. Only graphs with fused
+ * standardization use it (CPU without XLA; XLA plans its own buffers).
  */
 public final class LeanWSConv2D {
   /** System property that, set to {@code false}, gives convolutions TF's own gradients. */
@@ -103,7 +103,8 @@ public final class LeanWSConv2D {
   }
 
   static boolean isOurs(GraphOperation op) {
-    return (op.numInputs() == 5 || op.numInputs() == BF16_INPUTS) && OURS.matcher(op.name()).matches();
+    return (op.numInputs() == 5 || op.numInputs() == BF16_INPUTS)
+        && OURS.matcher(op.name()).matches();
   }
 
   @SuppressWarnings("unchecked")

@@ -89,7 +89,7 @@ public final class WSConv2D {
       if (ctx.options.fusedStandardization()) {
         scale = FusedWeightStandardization.scale(tf, gain, fanIn);
         standardization = FusedWeightStandardization.batchNorm(tf, w, scale, fanIn);
-        kernelHat = tf.reshape(standardization.y(), tf.shape(w));
+        kernelHat = FusedWeightStandardization.kernel(tf, standardization, w);
       } else {
         kernelHat = standardize(tf, w, gain, fanIn);
       }

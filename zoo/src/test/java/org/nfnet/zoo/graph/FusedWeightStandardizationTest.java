@@ -67,8 +67,9 @@ class FusedWeightStandardizationTest {
       Operand<TFloat32> gp = tf.placeholder(TFloat32.class);
       Operand<TFloat32> rp = tf.placeholder(TFloat32.class);
       Operand<TFloat32> plain = WSConv2D.standardize(tf, wp, gp, fanIn);
-      Operand<TFloat32> fused = FusedWeightStandardization.kernel(tf, wp,
-          FusedWeightStandardization.scale(tf, gp, fanIn), fanIn);
+      Operand<TFloat32> fused = FusedWeightStandardization.kernel(tf,
+          FusedWeightStandardization.batchNorm(tf, wp,
+              FusedWeightStandardization.scale(tf, gp, fanIn), fanIn), wp);
       Output<?>[] dPlain = g.addGradients("plain",
           new Output<?>[] {tf.sum(tf.math.mul(plain, rp), tf.constant(new int[] {0, 1, 2, 3})).asOutput()},
           new Output<?>[] {wp.asOutput(), gp.asOutput()}, null);
