@@ -82,15 +82,15 @@ public final class WSConv2D {
     } else {
       w = ctx.param(module, "w", wShape, ParameterInit.CONV_FAN_IN);
       Operand<TFloat32> gain = ctx.param(module, "gain", new long[] {outChannels}, ParameterInit.ONES);
-      if (inputScale != 1.0f) {
-        gain = tf.math.mul(gain, tf.constant(inputScale));
-      }
       long fanIn = (long) kernel * kernel * inChannelsPerGroup;
       if (ctx.options.fusedStandardization()) {
-        scale = FusedWeightStandardization.scale(tf, gain, fanIn);
+        scale = FusedWeightStandardization.scale(tf, gain, inputScale, fanIn);
         standardization = FusedWeightStandardization.batchNorm(tf, w, scale, fanIn);
         kernelHat = FusedWeightStandardization.kernel(tf, standardization, w);
       } else {
+        if (inputScale != 1.0f) {
+          gain = tf.math.mul(gain, tf.constant(inputScale));
+        }
         kernelHat = standardize(tf, w, gain, fanIn);
       }
     }

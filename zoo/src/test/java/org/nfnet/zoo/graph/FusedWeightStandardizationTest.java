@@ -69,7 +69,7 @@ class FusedWeightStandardizationTest {
       Operand<TFloat32> plain = WSConv2D.standardize(tf, wp, gp, fanIn);
       Operand<TFloat32> fused = FusedWeightStandardization.kernel(tf,
           FusedWeightStandardization.batchNorm(tf, wp,
-              FusedWeightStandardization.scale(tf, gp, fanIn), fanIn), wp);
+              FusedWeightStandardization.scale(tf, gp, 1f, fanIn), fanIn), wp);
       Output<?>[] dPlain = g.addGradients("plain",
           new Output<?>[] {tf.sum(tf.math.mul(plain, rp), tf.constant(new int[] {0, 1, 2, 3})).asOutput()},
           new Output<?>[] {wp.asOutput(), gp.asOutput()}, null);
