@@ -72,8 +72,7 @@ public final class NFNetModel implements AutoCloseable {
    *     weight cache: +1–9% float32) for about 7x the resident memory of variables (F0 float32
    *     on glibc: 4.8 GB against 0.7 GB) and a slower first call, so it is off by default; an
    *     inference-only process gets that speed from {@code TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1}
-   *     (README).
-   *     Skipped, with {@link #weights()} saying why, when the graph does not allow it.
+   *     (README). Skipped, with {@link #weights()} saying why, when the graph does not allow it.
    */
   public record Options(org.tensorflow.proto.ConfigProto config, ImageDecoder.Limits imageLimits,
       boolean freeze) {

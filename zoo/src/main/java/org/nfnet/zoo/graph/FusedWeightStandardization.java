@@ -95,8 +95,8 @@ public final class FusedWeightStandardization {
    * The batch norm's scale: {@code gain * inputScale / sqrt(fan_in)}, one multiply by one
    * constant. Why one: Grappler's arithmetic optimizer regroups {@code (gain * a) * b} as
    * {@code gain * (a * b)} in some graphs and not in others, so a recomputing training step
-   * rounded the scale differently from the one-piece step (bf16 grew that into gradients 1.4%
-   * apart).
+   * rounded the scale differently from the one-piece step (bf16 grew that into T0 gradients up
+   * to 1.4% apart).
    *
    * @param inputScale the constant the layer's input was scaled by (1 for none), folded in here
    */
