@@ -67,12 +67,11 @@ public final class NFNetModel implements AutoCloseable {
    *
    * @param config session config (thread pools, graph optimizer options); null: TF's defaults
    * @param imageLimits bounds applied to input images
-   * @param freeze turn a variables export's weights into graph constants after loading
-   *     ({@link LoadTimeFreezing}): the frozen export's speed (F0 batch 1, without oneDNN's
-   *     weight cache: +1–9% float32) for about 7x the resident memory of variables (F0 float32
-   *     on glibc: 4.8 GB against 0.7 GB) and a slower first call, so it is off by default; an
-   *     inference-only process gets that speed from {@code TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1}
-   *     (README). Skipped, with {@link #weights()} saying why, when the graph does not allow it.
+   * @param freeze weights as graph constants after loading ({@link LoadTimeFreezing}): a frozen
+   *     export's speed (F0 batch 1, no weight cache: +1–9% float32) for ~7x the resident memory
+   *     (F0 float32, glibc: 4.8 against 0.7 GB) and a slower first call, so off by default;
+   *     {@code TF_ONEDNN_ASSUME_FROZEN_WEIGHTS=1} gives inference-only processes that speed
+   *     (README). Skipped, with {@link #weights()} saying why, where the graph does not allow it.
    */
   public record Options(org.tensorflow.proto.ConfigProto config, ImageDecoder.Limits imageLimits,
       boolean freeze) {
